@@ -1,0 +1,131 @@
+/* String-keyed open-addressing hash map (FNV-1a, linear probing, tombstones on delete).
+ * Grows at 70 % occupancy including tombstones, so probes always end at an empty slot. */
+#include "ledger/strmap.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char tomb;
+#define STRMAP_TOMB (&tomb)
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+void strmap_init(struct strmap *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void strmap_release(struct strmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].key && m->slots[i].key != STRMAP_TOMB)
+            free(m->slots[i].key);
+    free(m->slots);
+    strmap_init(m);
+}
+
+static struct strmap_slot *find(const struct strmap *m, const char *key)
+{
+    if (!m->cap)
+        return NULL;
+    size_t mask = m->cap - 1;
+    for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
+        struct strmap_slot *s = &m->slots[i];
+        if (!s->key)
+            return NULL;
+        if (s->key != STRMAP_TOMB && strcmp(s->key, key) == 0)
+            return s;
+    }
+}
+
+void *strmap_get(const struct strmap *m, const char *key)
+{
+    struct strmap_slot *s = find(m, key);
+    return s ? s->value : NULL;
+}
+
+static enum fs_err grow(struct strmap *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 16;
+    if (m->len * 2 < m->cap)
+        cap = m->cap; /* mostly tombstones: rehash at the same size */
+    struct strmap_slot *slots = calloc(cap, sizeof(*slots));
+    if (!slots)
+        return FS_ENOMEM;
+    for (size_t i = 0; i < m->cap; i++) {
+        struct strmap_slot *s = &m->slots[i];
+        if (!s->key || s->key == STRMAP_TOMB)
+            continue;
+        size_t j = hash(s->key) & (cap - 1);
+        while (slots[j].key)
+            j = (j + 1) & (cap - 1);
+        slots[j] = *s;
+    }
+    free(m->slots);
+    m->slots = slots;
+    m->cap = cap;
+    m->used = m->len;
+    return FS_OK;
+}
+
+enum fs_err strmap_put(struct strmap *m, const char *key, void *value)
+{
+    struct strmap_slot *s = find(m, key);
+    if (s) {
+        s->value = value;
+        return FS_OK;
+    }
+    if ((m->used + 1) * 10 > m->cap * 7) {
+        enum fs_err rc = grow(m);
+        if (rc != FS_OK)
+            return rc;
+    }
+    char *k = strdup(key);
+    if (!k)
+        return FS_ENOMEM;
+    size_t mask = m->cap - 1;
+    size_t i = hash(key) & mask;
+    while (m->slots[i].key && m->slots[i].key != STRMAP_TOMB)
+        i = (i + 1) & mask;
+    if (!m->slots[i].key)
+        m->used++;
+    m->slots[i].key = k;
+    m->slots[i].value = value;
+    m->len++;
+    return FS_OK;
+}
+
+void *strmap_del(struct strmap *m, const char *key)
+{
+    struct strmap_slot *s = find(m, key);
+    if (!s)
+        return NULL;
+    void *v = s->value;
+    free(s->key);
+    s->key = STRMAP_TOMB;
+    s->value = NULL;
+    m->len--;
+    return v;
+}
+
+int strmap_next(const struct strmap *m, size_t *pos, const char **key, void **value)
+{
+    while (*pos < m->cap) {
+        struct strmap_slot *s = &m->slots[(*pos)++];
+        if (s->key && s->key != STRMAP_TOMB) {
+            if (key)
+                *key = s->key;
+            if (value)
+                *value = s->value;
+            return 1;
+        }
+    }
+    return 0;
+}
