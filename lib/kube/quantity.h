@@ -2,8 +2,9 @@
  * formatted exactly as k8s.io/apimachinery/pkg/api/resource does: values are exact decimals
  * (mantissa * 10^exp10); parsing rounds up (away from zero) below 1n, caps BinarySI at
  * 2^63-1; formatting is the canonical form (largest suffix, no fractional digits).
- * Deviations: a mantissa beyond 38 digits is FS_ERANGE (upstream uses big decimals), and
- * the original string is never echoed back ("+1" formats as "1"; upstream may keep "+1").
+ * Like upstream, an input already in a form its fast path keeps ("+1", "2E3") is echoed back
+ * by format. Deviation: more than 36 significant digits is FS_ERANGE (upstream has big
+ * decimals); inputs longer than 31 bytes are not echoed, only formatted canonically.
  * Owner: issue 3 (lib/kube). Users: controller, extender, forecast, ledger. */
 #ifndef KUBE_QUANTITY_H
 #define KUBE_QUANTITY_H
@@ -23,6 +24,7 @@ struct kube_quantity {
     __int128 mant;           /* value = mant * 10^exp10, exactly */
     int32_t exp10;
     enum kube_qformat format;
+    char orig[32];           /* the input when upstream's String() would return it, else "" */
 };
 
 #define KUBE_QUANTITY_STR_MAX 64 /* enough for any formatted quantity, with the NUL */
