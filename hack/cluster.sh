@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# The local Kubernetes cluster for tests and the demo, on 127.0.0.1 only: etcd,
+# kube-apiserver, kube-controller-manager, the default kube-scheduler, a kwok controller
+# simulating N nodes, metrics-server reading kwok's simulated usage, and a second
+# kube-scheduler named `foresight` (with foresight-extender when --extender-url is given).
+# Everything is built from Go modules by `make k8s-bins tools`; nothing is downloaded here.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/_out/bin
+NAME=${FORESIGHT_CLUSTER_NAME:-foresight}
+STATE=$ROOT/_out/cluster              # our own pids, logs and generated configs
+export KWOK_WORKDIR=$ROOT/_out/kwok   # kwokctl's data for the cluster
+export KUBECONFIG=${FORESIGHT_KUBECONFIG:-$ROOT/_out/kubeconfig}
+export PATH=$BIN:$PATH
+source "$ROOT/hack/versions.env"
+
+NODES=${NODES:-4}
+NODE_CPU=${NODE_CPU:-8}
+NODE_MEMORY=${NODE_MEMORY:-32Gi}
+NODE_PODS=${NODE_PODS:-110}
+APISERVER_PORT=${APISERVER_PORT:-16443}
+SCHED_PORT=${SCHED_PORT:-10359}
+EXTENDER_URL=${EXTENDER_URL:-}
+
+usage() {
+  cat <<EOF
+usage: hack/cluster.sh up|down|status|restart-apiserver|restart-foresight-scheduler [flags]
+
+  up        bring the cluster up (idempotent: a running cluster is reconciled, not recreated)
+  down      stop every process the cluster started (by pid) and remove its data
+  status    show each component and whether its process is alive
+  restart-apiserver            kill -9 kube-apiserver and start it again with the same flags
+  restart-foresight-scheduler  restart the foresight scheduler (e.g. with a new --extender-url)
+
+flags (or the environment variable in brackets):
+  --nodes N            simulated kwok nodes [NODES=$NODES]
+  --node-cpu C         cpu of each node [NODE_CPU=$NODE_CPU]
+  --node-memory M      memory of each node [NODE_MEMORY=$NODE_MEMORY]
+  --node-pods P        pod capacity of each node [NODE_PODS=$NODE_PODS]
+  --extender-url URL   the foresight scheduler calls this extender, configured by
+                       deploy/scheduler/foresight-scheduler.yaml [EXTENDER_URL]; without it
+                       the foresight scheduler runs with no extender
+
+The kubeconfig is written to $KUBECONFIG (context kwok-$NAME).
+
+Pods on kwok nodes become Running at once. Annotations a test can script:
+  foresight.sh/run-duration: 90s     the pod completes (Succeeded) 90 s after it started running
+  kwok.x-k8s.io/usage-cpu: 3         simulated cpu usage (any quantity), memory likewise
+  foresight.sh/usage-switch-seconds: 300 with foresight.sh/usage-cpu-after: 500m
+                                     the usage 300 s after the pod was created
+  (any other curve: a kwok ResourceUsage object named like the pod, with a CEL expression
+  of pod.SinceSecond(); see hack/cluster/usage.yaml)
+EOF
+}
+
+die() { echo "hack/cluster.sh: $*" >&2; exit 1; }
+log() { echo "cluster: $*" >&2; }
+
+# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
+wait_for() {
+  local timeout=$1 what=$2; shift 2
+  local deadline=$(( $(date +%s) + timeout ))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || die "timed out after ${timeout}s waiting for $what"
+    sleep 0.5
+  done
+}
+
+kwok_module_dir() {
+  (cd /tmp && GOWORK=off GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | jq -r .Dir)
+}
+metrics_server_module_dir() {
+  (cd /tmp && GOWORK=off GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/metrics-server@$METRICS_SERVER_VERSION" | jq -r .Dir)
+}
+
+cluster_dir() { echo "$KWOK_WORKDIR/clusters/$NAME"; }
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# kwokctl's configuration plus the Stage, Metric and usage documents for the kwok
+# controller. Upstream's documents are read from the kwok module in the Go module cache.
+write_kwok_config() {
+  local kd; kd=$(kwok_module_dir) || die "cannot find the kwok module $KWOK_VERSION in the Go module cache"
+  local cfg=$STATE/kwokctl.yaml
+  cat > "$cfg" <<EOF
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  runtime: binary
+  bindAddress: 127.0.0.1
+  kubeApiserverPort: $APISERVER_PORT
+  enableMetricsServer: true
+  kubeApiserverBinary: $BIN/kube-apiserver
+  kubeControllerManagerBinary: $BIN/kube-controller-manager
+  kubeSchedulerBinary: $BIN/kube-scheduler
+  kubectlBinary: $BIN/kubectl
+  etcdBinary: $BIN/etcd
+  kwokControllerBinary: $BIN/kwok
+  metricsServerBinary: $BIN/metrics-server
+  metricsServerManifests:
+  - $STATE/metrics-server.yaml
+  enableCRDs:
+  - ResourceUsage
+EOF
+  local f
+  for f in stage/node/fast/node-initialize.yaml stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+           stage/pod/fast/pod-ready.yaml stage/pod/fast/pod-complete.yaml stage/pod/fast/pod-delete.yaml \
+           metrics/resource/metrics-resource.yaml; do
+    [ -f "$kd/kustomize/$f" ] || die "kwok $KWOK_VERSION has no kustomize/$f"
+    printf -- '---\n' >> "$cfg"; cat "$kd/kustomize/$f" >> "$cfg"
+  done
+  for f in pod-complete-after-duration.yaml usage.yaml; do
+    printf -- '---\n' >> "$cfg"; cat "$ROOT/hack/cluster/$f" >> "$cfg"
+  done
+
+  # metrics-server's APIService, RBAC and Service from its module (its Deployment is not
+  # wanted: kwokctl runs metrics-server as a local process).
+  local md; md=$(metrics_server_module_dir) || die "cannot find the metrics-server module in the Go module cache"
+  : > "$STATE/metrics-server.yaml"
+  for f in apiservice.yaml rbac.yaml service.yaml; do
+    printf -- '---\n' >> "$STATE/metrics-server.yaml"; cat "$md/manifests/base/$f" >> "$STATE/metrics-server.yaml"
+  done
+}
+
+apply_nodes() {
+  local i manifest=""
+  for i in $(seq 0 $((NODES - 1))); do
+    manifest+="---
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-$i
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: \"0\"
+  labels:
+    type: kwok
+    kubernetes.io/hostname: kwok-node-$i
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    node.kubernetes.io/instance-type: kwok-${NODE_CPU}c
+status:
+  allocatable: {cpu: \"$NODE_CPU\", memory: \"$NODE_MEMORY\", pods: \"$NODE_PODS\"}
+  capacity: {cpu: \"$NODE_CPU\", memory: \"$NODE_MEMORY\", pods: \"$NODE_PODS\"}
+"
+  done
+  echo "$manifest" | kubectl apply -f - >/dev/null
+  # Nodes beyond the requested count (from an earlier `up --nodes`) are removed.
+  local extra
+  extra=$(kubectl get nodes -l type=kwok -o name | sed 's|node/kwok-node-||' | awk -v n="$NODES" '$1 >= n {print "node/kwok-node-"$1}')
+  [ -z "$extra" ] || kubectl delete $extra --wait=false >/dev/null
+}
+
+nodes_ready() {
+  local ready
+  ready=$(kubectl get nodes -l type=kwok -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)
+  [ "$ready" -eq "$NODES" ]
+}
+
+scheduler_config() {
+  local tmpl=$ROOT/hack/cluster/foresight-scheduler.yaml
+  [ -z "$EXTENDER_URL" ] || tmpl=$ROOT/deploy/scheduler/foresight-scheduler.yaml
+  sed -e "s|\${KUBECONFIG_PATH}|$STATE/scheduler.kubeconfig|" -e "s|\${EXTENDER_URL}|$EXTENDER_URL|" "$tmpl" \
+    > "$STATE/foresight-scheduler.yaml"
+  echo "$EXTENDER_URL" > "$STATE/extender-url"
+}
+
+start_foresight_scheduler() {
+  local pidf=$STATE/pids/foresight-scheduler.pid
+  if pid_alive "$pidf" && [ "$(cat "$STATE/extender-url" 2>/dev/null)" = "$EXTENDER_URL" ]; then
+    return 0
+  fi
+  stop_pid "$pidf"
+  kubectl config view --raw --minify --flatten > "$STATE/scheduler.kubeconfig"
+  scheduler_config
+  setsid "$BIN/kube-scheduler" --config "$STATE/foresight-scheduler.yaml" \
+    --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" -v="${SCHED_VERBOSITY:-2}" \
+    > "$STATE/logs/foresight-scheduler.log" 2>&1 < /dev/null &
+  echo $! > "$pidf"
+  wait_for 60 "the foresight scheduler to be healthy" \
+    curl -ksf "https://127.0.0.1:$SCHED_PORT/healthz"
+}
+
+stop_pid() {
+  local pidf=$1 pid
+  [ -f "$pidf" ] || return 0
+  pid=$(cat "$pidf")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidf"
+}
+
+apiserver_healthy() { kubectl get --raw /readyz >/dev/null 2>&1; }
+
+metrics_available() {
+  kubectl get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.status.conditions[?(@.type=="Available")].status}' 2>/dev/null | grep -q True
+}
+
+cmd_up() {
+  local t0; t0=$(date +%s)
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl metrics-server; do
+    [ -x "$BIN/$b" ] || die "missing $BIN/$b: run 'make k8s-bins tools' first"
+  done
+  mkdir -p "$STATE/pids" "$STATE/logs"
+  if [ -d "$(cluster_dir)" ] && apiserver_healthy; then
+    log "cluster $NAME is already up; reconciling"
+  else
+    [ -d "$(cluster_dir)" ] && { log "cluster $NAME exists but is not healthy; recreating"; cmd_down >/dev/null; mkdir -p "$STATE/pids" "$STATE/logs"; }
+    write_kwok_config
+    log "creating cluster $NAME (kube $KUBE_VERSION, kwok $KWOK_VERSION) on 127.0.0.1:$APISERVER_PORT"
+    kwokctl create cluster --name "$NAME" --config "$STATE/kwokctl.yaml" \
+      --kubeconfig "$KUBECONFIG" --wait 3m > "$STATE/logs/kwokctl-create.log" 2>&1 \
+      || { tail -20 "$STATE/logs/kwokctl-create.log" >&2; die "kwokctl create cluster failed (log: $STATE/logs/kwokctl-create.log)"; }
+  fi
+  kubectl config use-context "kwok-$NAME" >/dev/null
+  apply_nodes
+  wait_for 120 "$NODES kwok nodes to be Ready" nodes_ready
+  wait_for 120 "the metrics.k8s.io API to be available" metrics_available
+  start_foresight_scheduler
+  log "up in $(( $(date +%s) - t0 ))s: $NODES nodes of ${NODE_CPU} cpu / $NODE_MEMORY; KUBECONFIG=$KUBECONFIG"
+}
+
+cmd_down() {
+  stop_pid "$STATE/pids/foresight-scheduler.pid"
+  if [ -d "$(cluster_dir)" ]; then
+    "$BIN/kwokctl" delete cluster --name "$NAME" >/dev/null 2>&1 || true
+  fi
+  # Whatever kwokctl did not stop (a restarted apiserver, say) is stopped by its pid file.
+  local f
+  for f in "$(cluster_dir)"/pids/*.pid "$STATE"/pids/*.pid; do
+    [ -f "$f" ] && stop_pid "$f"
+  done
+  rm -rf "$(cluster_dir)" "$STATE" "$KUBECONFIG"
+  log "down"
+}
+
+cmd_status() {
+  local rc=0 f name
+  if [ ! -d "$(cluster_dir)" ]; then echo "cluster $NAME: not created"; return 1; fi
+  for f in "$(cluster_dir)"/pids/*.pid "$STATE"/pids/*.pid; do
+    [ -f "$f" ] || continue
+    name=$(basename "$f" .pid)
+    if pid_alive "$f"; then printf '%-28s running (pid %s)\n' "$name" "$(cat "$f")"
+    else printf '%-28s NOT RUNNING\n' "$name"; rc=1; fi
+  done
+  if apiserver_healthy; then
+    echo "nodes ready: $(kubectl get nodes -l type=kwok --no-headers 2>/dev/null | grep -c ' Ready')"
+    metrics_available && echo "metrics.k8s.io: available" || echo "metrics.k8s.io: NOT available"
+  else
+    echo "kube-apiserver: not answering"; rc=1
+  fi
+  return $rc
+}
+
+# Kills kube-apiserver and starts it again with the very same command line, for tests of
+# watch resumption. kwokctl's pid file is updated so that `down` stops the new process.
+cmd_restart_apiserver() {
+  local pidf; pidf=$(cluster_dir)/pids/kube-apiserver.pid
+  pid_alive "$pidf" || die "kube-apiserver is not running"
+  local pid; pid=$(cat "$pidf")
+  local -a args; mapfile -d '' args < "/proc/$pid/cmdline"
+  local cwd; cwd=$(readlink "/proc/$pid/cwd")
+  kill -9 "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  (cd "$cwd" && setsid "${args[@]}" >> "$(cluster_dir)/logs/kube-apiserver.log" 2>&1 < /dev/null & echo $! > "$pidf")
+  wait_for 120 "kube-apiserver to be ready again" apiserver_healthy
+  log "kube-apiserver restarted (pid $(cat "$pidf"))"
+}
+
+cmd=${1:-}; [ $# -gt 0 ] && shift
+while [ $# -gt 0 ]; do
+  case $1 in
+    --nodes) NODES=$2; shift 2 ;;
+    --node-cpu) NODE_CPU=$2; shift 2 ;;
+    --node-memory) NODE_MEMORY=$2; shift 2 ;;
+    --node-pods) NODE_PODS=$2; shift 2 ;;
+    --extender-url) EXTENDER_URL=$2; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown flag $1" ;;
+  esac
+done
+
+case $cmd in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  restart-apiserver) cmd_restart_apiserver ;;
+  restart-foresight-scheduler)
+    mkdir -p "$STATE/pids" "$STATE/logs"; stop_pid "$STATE/pids/foresight-scheduler.pid"; start_foresight_scheduler ;;
+  -h|--help|help) usage ;;
+  *) usage >&2; exit 2 ;;
+esac

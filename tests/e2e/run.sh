@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs the end-to-end tests (tests/e2e/test_*.sh, or those named as arguments) against the
+# local cluster. The cluster is brought up first and always taken down afterwards, even when
+# a test fails, unless KEEP_CLUSTER=1. Each test runs with KUBECONFIG exported, the repo root
+# as working directory, kubectl on PATH and BIN=_out/build.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.. && pwd)
+cd "$ROOT"
+export PATH=$ROOT/_out/bin:$PATH KUBECONFIG=$ROOT/_out/kubeconfig BIN=$ROOT/_out/build
+LOGS=$ROOT/_out/e2e-logs
+rm -rf "$LOGS"; mkdir -p "$LOGS"
+export E2E_LOGS=$LOGS
+
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=(tests/e2e/test_*.sh)
+
+cleanup() {
+  if [ "${KEEP_CLUSTER:-0}" != 1 ]; then hack/cluster.sh down >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start=$(date +%s)
+hack/cluster.sh up || { echo "e2e: the cluster did not come up" >&2; exit 1; }
+echo "e2e: cluster up in $(( $(date +%s) - start ))s"
+
+failed=()
+for t in "${tests[@]}"; do
+  name=$(basename "$t" .sh)
+  t0=$(date +%s)
+  if timeout "${E2E_TEST_TIMEOUT:-900}" "$t" > "$LOGS/$name.log" 2>&1; then
+    echo "PASS $name ($(( $(date +%s) - t0 ))s)"
+  else
+    echo "FAIL $name ($(( $(date +%s) - t0 ))s), last lines of $LOGS/$name.log:"
+    tail -25 "$LOGS/$name.log" | sed 's/^/    /'
+    failed+=("$name")
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "e2e: ${#failed[@]} failed: ${failed[*]}" >&2
+  exit 1
+fi
+echo "e2e: all ${#tests[@]} passed in $(( $(date +%s) - start ))s"
