@@ -1,0 +1,37 @@
+/* Helpers shared by the lib/kube modules and their tests, not part of the public API:
+ * bounded file reads, YAML to JSON, time stamps, monotonic clocks, sleeping with a stop flag. */
+#ifndef KUBE_INTERNAL_H
+#define KUBE_INTERNAL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/fs_err.h"
+
+/* Reads a whole file of at most max bytes into a new NUL-terminated buffer. FS_EIO if it
+ * cannot be read, FS_ERANGE if it is larger than max. */
+enum fs_err kube_read_file(const char *path, size_t max, char **out, size_t *out_len);
+
+/* Converts one YAML document to JSON: mappings to objects (keys as strings), sequences to
+ * arrays, every scalar to a string (callers interpret "true", numbers). Bounded: depth 64 and
+ * 200000 nodes (so aliases cannot explode). *out is a new reference. errbuf gets the reason. */
+enum fs_err kube_yaml_to_json(const char *yaml, size_t len, json_t **out, char *errbuf,
+                              size_t errlen);
+
+/* RFC 3339 ("2026-01-02T03:04:05Z", fractions and offsets allowed) to Unix seconds. */
+enum fs_err kube_parse_rfc3339(const char *s, time_t *out);
+/* Formats t as RFC 3339 with microseconds (MicroTime) or seconds, in UTC. */
+void kube_format_rfc3339(const struct timespec *ts, int micro, char *buf, size_t len);
+
+int64_t kube_mono_ms(void);
+/* Sleeps ms, waking early (returns 1) when *stop becomes non-zero. */
+int kube_sleep_ms(long ms, volatile int *stop);
+/* Uniform jitter: returns ms scaled by a factor in [1, 1+frac). */
+long kube_jitter_ms(long ms, double frac);
+
+/* Borrowed string at a dotted path ("metadata.name") or NULL. */
+const char *kube_json_str(const json_t *obj, const char *path);
+
+#endif
