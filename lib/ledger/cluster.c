@@ -1,0 +1,382 @@
+/* In-memory cluster state folded into the reservation ledger (rules in cluster.h).
+ * Invariant: a pod holds a ledger claim iff it is bound, not done and its node is known,
+ * or /bind is between its claim and the informer seeing the binding. */
+#include "ledger/cluster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kube/quantity.h"
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static int copy_str(char *dst, size_t len, const char *src)
+{
+    int n = snprintf(dst, len, "%s", src);
+    return n >= 0 && (size_t)n < len ? 0 : -1;
+}
+
+enum fs_err cluster_node_alloc(const json_t *node, int64_t alloc[LEDGER_NRES])
+{
+    const json_t *a = json_object_get(json_object_get(node, "status"), "allocatable");
+    const char *cpu = json_string_value(json_object_get(a, "cpu"));
+    const char *mem = json_string_value(json_object_get(a, "memory"));
+    const char *net = json_string_value(
+        json_object_get(json_object_get(json_object_get(node, "metadata"), "annotations"), CLUSTER_ANNOTATION_NETWORK));
+    alloc[CURVE_CPU] = alloc[CURVE_MEM] = 0; /* a node that declares nothing takes nothing */
+    alloc[CURVE_NET] = LEDGER_UNLIMITED;
+    if (cpu && kube_parse_milli(cpu, &alloc[CURVE_CPU]) != FS_OK)
+        return FS_EPARSE;
+    if (mem && kube_parse_bytes(mem, &alloc[CURVE_MEM]) != FS_OK)
+        return FS_EPARSE;
+    if (net && kube_parse_bytes(net, &alloc[CURVE_NET]) != FS_OK)
+        return FS_EPARSE;
+    for (int r = 0; r < 2; r++)
+        if (alloc[r] < 0)
+            alloc[r] = 0;
+    return FS_OK;
+}
+
+/* Sums cpu/memory requests of a container list into req (add) or keeps the max (max). */
+static enum fs_err container_requests(const json_t *list, int64_t req[2], int sidecars_only, int use_max)
+{
+    size_t i;
+    const json_t *ct;
+    json_array_foreach(list, i, ct) {
+        if (sidecars_only != (strcmp(jstr(ct, "restartPolicy"), "Always") == 0))
+            continue;
+        const json_t *r = json_object_get(json_object_get(ct, "resources"), "requests");
+        int64_t v[2] = {0, 0};
+        const char *cpu = json_string_value(json_object_get(r, "cpu"));
+        const char *mem = json_string_value(json_object_get(r, "memory"));
+        if (cpu && kube_parse_milli(cpu, &v[0]) != FS_OK)
+            return FS_EPARSE;
+        if (mem && kube_parse_bytes(mem, &v[1]) != FS_OK)
+            return FS_EPARSE;
+        for (int k = 0; k < 2; k++) {
+            if (v[k] < 0)
+                return FS_EPARSE;
+            if (use_max)
+                req[k] = v[k] > req[k] ? v[k] : req[k];
+            else
+                req[k] += v[k];
+        }
+    }
+    return FS_OK;
+}
+
+enum fs_err cluster_pod_parse(const json_t *pod, struct cluster_pod *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (!json_is_object(pod))
+        return FS_EINVAL;
+    const json_t *md = json_object_get(pod, "metadata");
+    const json_t *spec = json_object_get(pod, "spec");
+    const json_t *status = json_object_get(pod, "status");
+    if (copy_str(p->uid, sizeof(p->uid), jstr(md, "uid")) || copy_str(p->ns, sizeof(p->ns), jstr(md, "namespace")) ||
+        copy_str(p->name, sizeof(p->name), jstr(md, "name")) ||
+        copy_str(p->node, sizeof(p->node), jstr(spec, "nodeName")))
+        return FS_EINVAL;
+    if (!p->uid[0] || !p->name[0])
+        return FS_EINVAL;
+    const char *mt = json_string_value(json_object_get(json_object_get(md, "labels"), CLUSTER_LABEL_MICROTASK));
+    if (mt && copy_str(p->microtask, sizeof(p->microtask), mt))
+        return FS_EINVAL;
+    const char *phase = jstr(status, "phase");
+    p->done = strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0;
+
+    /* effective requests, as the scheduler computes them (sidecars run beside the app) */
+    int64_t app[2] = {0, 0}, init[2] = {0, 0};
+    if (container_requests(json_object_get(spec, "containers"), app, 0, 0) != FS_OK ||
+        container_requests(json_object_get(spec, "initContainers"), app, 1, 0) != FS_OK ||
+        container_requests(json_object_get(spec, "initContainers"), init, 0, 1) != FS_OK)
+        return FS_EPARSE;
+    for (int k = 0; k < 2; k++)
+        p->req[k] = app[k] > init[k] ? app[k] : init[k];
+    const json_t *ovh = json_object_get(spec, "overhead");
+    int64_t v;
+    if (json_string_value(json_object_get(ovh, "cpu"))) {
+        if (kube_parse_milli(jstr(ovh, "cpu"), &v) != FS_OK || v < 0)
+            return FS_EPARSE;
+        p->req[CURVE_CPU] += v;
+    }
+    if (json_string_value(json_object_get(ovh, "memory"))) {
+        if (kube_parse_bytes(jstr(ovh, "memory"), &v) != FS_OK || v < 0)
+            return FS_EPARSE;
+        p->req[CURVE_MEM] += v;
+    }
+    const char *net = json_string_value(json_object_get(json_object_get(md, "annotations"), CLUSTER_ANNOTATION_NETWORK));
+    if (net && (kube_parse_bytes(net, &p->req[CURVE_NET]) != FS_OK || p->req[CURVE_NET] < 0))
+        return FS_EPARSE;
+
+    /* when it was bound: the PodScheduled condition, else startTime */
+    size_t i;
+    const json_t *cond;
+    json_array_foreach(json_object_get(status, "conditions"), i, cond) {
+        if (strcmp(jstr(cond, "type"), "PodScheduled") == 0 && strcmp(jstr(cond, "status"), "True") == 0)
+            (void)rfc3339_parse(jstr(cond, "lastTransitionTime"), &p->bound_s);
+    }
+    if (!p->bound_s && json_is_string(json_object_get(status, "startTime")))
+        (void)rfc3339_parse(jstr(status, "startTime"), &p->bound_s);
+    return FS_OK;
+}
+
+enum fs_err cluster_init(struct cluster *c, const struct ledger_config *cfg, int64_t now)
+{
+    memset(c, 0, sizeof(*c));
+    enum fs_err rc = ledger_new(cfg, now, &c->ledger);
+    if (rc != FS_OK)
+        return rc;
+    strmap_init(&c->pods);
+    strmap_init(&c->microtasks);
+    pthread_mutex_init(&c->mu, NULL);
+    return FS_OK;
+}
+
+static void curve_free(struct curve *cv)
+{
+    if (cv) {
+        curve_release(cv);
+        free(cv);
+    }
+}
+
+void cluster_release(struct cluster *c)
+{
+    size_t pos = 0;
+    void *v;
+    while (strmap_next(&c->pods, &pos, NULL, &v))
+        free(v);
+    pos = 0;
+    while (strmap_next(&c->microtasks, &pos, NULL, &v))
+        curve_free(v);
+    strmap_release(&c->pods);
+    strmap_release(&c->microtasks);
+    ledger_free(c->ledger);
+    pthread_mutex_destroy(&c->mu);
+    memset(c, 0, sizeof(*c));
+}
+
+void cluster_lock(struct cluster *c)
+{
+    pthread_mutex_lock(&c->mu);
+}
+
+void cluster_unlock(struct cluster *c)
+{
+    pthread_mutex_unlock(&c->mu);
+}
+
+static const struct curve *prediction_of(struct cluster *c, const struct cluster_pod *p)
+{
+    char key[320];
+    if (!p->microtask[0])
+        return NULL;
+    snprintf(key, sizeof(key), "%s/%s", p->ns, p->microtask);
+    return strmap_get(&c->microtasks, key);
+}
+
+enum fs_err cluster_pod_shape(struct cluster *c, const struct cluster_pod *p, int64_t start_s,
+                              struct ledger_shape *out, int *from_prediction)
+{
+    const struct curve *cv = prediction_of(c, p);
+    if (from_prediction)
+        *from_prediction = cv != NULL;
+    if (cv) {
+        int64_t at = cv->start_s > start_s ? cv->start_s : start_s;
+        return ledger_shape_init(out, c->ledger, cv, CURVE_P90, at);
+    }
+    struct curve flat;
+    curve_init_flat(&flat, start_s, p->req);
+    return ledger_shape_init(out, c->ledger, &flat, CURVE_P90, start_s);
+}
+
+/* Brings the pod's claim in line with what it should hold (lock held). */
+static enum fs_err sync_claim(struct cluster *c, const struct cluster_pod *p, int64_t now)
+{
+    if (!p->node[0] || p->done || !ledger_node_get(c->ledger, p->node)) {
+        enum fs_err rc = ledger_release(c->ledger, p->uid);
+        return rc == FS_ENOTFOUND ? FS_OK : rc;
+    }
+    struct ledger_shape s;
+    enum fs_err rc = cluster_pod_shape(c, p, p->bound_s ? p->bound_s : now, &s, NULL);
+    if (rc != FS_OK)
+        return rc;
+    /* the pod is there whether it fits or not: record it as it is */
+    rc = ledger_claim(c->ledger, p->uid, p->node, &s, LEDGER_FORCE, NULL);
+    ledger_shape_release(&s);
+    return rc;
+}
+
+enum fs_err cluster_node_upsert(struct cluster *c, const json_t *node)
+{
+    int64_t alloc[LEDGER_NRES];
+    const char *name = jstr(json_object_get(node, "metadata"), "name");
+    if (!*name)
+        return FS_EINVAL;
+    enum fs_err rc = cluster_node_alloc(node, alloc);
+    if (rc != FS_OK)
+        return rc;
+    cluster_lock(c);
+    int known = ledger_node_get(c->ledger, name) != NULL;
+    rc = ledger_node_set(c->ledger, name, alloc);
+    if (rc == FS_OK && !known) {
+        /* pods seen before their node: claim them now */
+        size_t pos = 0;
+        void *v;
+        while (strmap_next(&c->pods, &pos, NULL, &v)) {
+            struct cluster_pod *p = v;
+            if (strcmp(p->node, name) == 0)
+                (void)sync_claim(c, p, p->bound_s);
+        }
+    }
+    cluster_unlock(c);
+    return rc;
+}
+
+enum fs_err cluster_node_delete(struct cluster *c, const json_t *node)
+{
+    const char *name = jstr(json_object_get(node, "metadata"), "name");
+    cluster_lock(c);
+    enum fs_err rc = ledger_node_remove(c->ledger, name);
+    cluster_unlock(c);
+    return rc == FS_ENOTFOUND ? FS_OK : rc;
+}
+
+enum fs_err cluster_pod_upsert(struct cluster *c, const json_t *pod, int64_t now)
+{
+    struct cluster_pod parsed;
+    enum fs_err rc = cluster_pod_parse(pod, &parsed);
+    if (rc != FS_OK)
+        return rc;
+    cluster_lock(c);
+    struct cluster_pod *p = strmap_get(&c->pods, parsed.uid);
+    if (!p) {
+        rc = FS_ENOMEM;
+        if (!(p = malloc(sizeof(*p))))
+            goto out;
+        if ((rc = strmap_put(&c->pods, parsed.uid, p)) != FS_OK) {
+            free(p);
+            goto out;
+        }
+    }
+    /* a pending pod keeps the claim /bind made for it until the informer sees the binding */
+    if (!parsed.node[0] && ledger_claim_get(c->ledger, parsed.uid)) {
+        *p = parsed;
+        rc = FS_OK;
+        goto out;
+    }
+    *p = parsed;
+    rc = sync_claim(c, p, now);
+out:
+    cluster_unlock(c);
+    return rc;
+}
+
+enum fs_err cluster_pod_delete(struct cluster *c, const json_t *pod)
+{
+    const char *uid = jstr(json_object_get(pod, "metadata"), "uid");
+    cluster_lock(c);
+    free(strmap_del(&c->pods, uid));
+    (void)ledger_release(c->ledger, uid);
+    cluster_unlock(c);
+    return FS_OK;
+}
+
+/* Re-claims the bound pods of one MicroTask after its prediction changed (lock held). */
+static void resync_microtask(struct cluster *c, const char *ns, const char *name, int64_t now)
+{
+    size_t pos = 0;
+    void *v;
+    while (strmap_next(&c->pods, &pos, NULL, &v)) {
+        struct cluster_pod *p = v;
+        if (strcmp(p->ns, ns) == 0 && strcmp(p->microtask, name) == 0 && p->node[0])
+            (void)sync_claim(c, p, now);
+    }
+}
+
+enum fs_err cluster_microtask_upsert(struct cluster *c, const json_t *mt, int64_t now)
+{
+    const json_t *md = json_object_get(mt, "metadata");
+    const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
+    char key[320], err[160];
+    if (!*name)
+        return FS_EINVAL;
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    const json_t *pred = json_object_get(json_object_get(mt, "status"), "prediction");
+    struct curve *cv = NULL;
+    enum fs_err rc = FS_OK;
+    if (json_is_object(pred)) {
+        if (!(cv = malloc(sizeof(*cv))))
+            return FS_ENOMEM;
+        curve_init(cv);
+        rc = curve_from_json(cv, pred, err, sizeof(err));
+        if (rc != FS_OK) {
+            free(cv);
+            cv = NULL;
+        }
+    }
+    cluster_lock(c);
+    if (rc == FS_EPARSE)
+        c->prediction_errors++;
+    struct curve *old = strmap_get(&c->microtasks, key);
+    enum fs_err prc = strmap_put(&c->microtasks, key, cv);
+    if (prc != FS_OK) {
+        curve_free(cv);
+        rc = prc;
+    } else {
+        curve_free(old);
+        resync_microtask(c, ns, name, now);
+    }
+    cluster_unlock(c);
+    return rc;
+}
+
+enum fs_err cluster_microtask_delete(struct cluster *c, const json_t *mt, int64_t now)
+{
+    const json_t *md = json_object_get(mt, "metadata");
+    const char *ns = jstr(md, "namespace"), *name = jstr(md, "name");
+    char key[320];
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    cluster_lock(c);
+    curve_free(strmap_del(&c->microtasks, key));
+    /* its pods, if any remain, fall back to their requests */
+    resync_microtask(c, ns, name, now);
+    cluster_unlock(c);
+    return FS_OK;
+}
+
+void cluster_pod_unclaim_locked(struct cluster *c, const char *uid, int64_t now)
+{
+    struct cluster_pod *p = strmap_get(&c->pods, uid);
+    (void)ledger_release(c->ledger, uid);
+    if (p && p->node[0])
+        (void)sync_claim(c, p, now);
+}
+
+const struct cluster_pod *cluster_pod_get_locked(struct cluster *c, const char *uid)
+{
+    return strmap_get(&c->pods, uid);
+}
+
+void cluster_stats(struct cluster *c, struct cluster_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    cluster_lock(c);
+    out->nodes = c->ledger->n_nodes;
+    out->pods = c->pods.len;
+    out->microtasks = c->microtasks.len;
+    out->claims = c->ledger->claims.len;
+    size_t pos = 0;
+    void *v;
+    while (strmap_next(&c->microtasks, &pos, NULL, &v))
+        out->predictions += v != NULL;
+    out->prediction_errors = c->prediction_errors;
+    cluster_unlock(c);
+}

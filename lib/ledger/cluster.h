@@ -1,0 +1,91 @@
+/* The extender's in-memory view of the cluster: nodes (allocatable), pods (where they run,
+ * what they request, which MicroTask made them) and MicroTask predictions, folded into one
+ * reservation ledger. Fed by informer events (or a fixed list in tests and benchmarks);
+ * filter, prioritize and bind decide from it without any API call.
+ *
+ * What a pod claims (rebuildable from the API server alone, so restarts never double-claim):
+ * - a pod labelled foresight.sh/microtask=<name> whose MicroTask (same namespace) has a valid
+ *   status.prediction: that p90 curve, placed at max(prediction.start, the time the pod was
+ *   bound: its PodScheduled condition's lastTransitionTime, else startTime);
+ * - any other pod: its requests as a flat curve with no end (containers summed, the largest
+ *   init container if bigger, plus spec.overhead; network from the pod annotation
+ *   foresight.sh/network-bytes-per-second).
+ * Bound pods (spec.nodeName set) that are not Succeeded/Failed hold a claim keyed by UID;
+ * others hold none, except the claim /bind makes just before posting the Binding.
+ * A node's network capacity is its annotation foresight.sh/network-bytes-per-second
+ * (no annotation: network is not checked on that node).
+ * Thread-safe: every function takes the cluster's mutex. */
+#ifndef FS_LEDGER_CLUSTER_H
+#define FS_LEDGER_CLUSTER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/fs_err.h"
+#include "ledger/curve.h"
+#include "ledger/ledger.h"
+#include "ledger/strmap.h"
+
+#define CLUSTER_LABEL_MICROTASK "foresight.sh/microtask"
+#define CLUSTER_ANNOTATION_NETWORK "foresight.sh/network-bytes-per-second"
+
+/* What the extender needs of a pod. */
+struct cluster_pod {
+    char uid[64];
+    char ns[64];
+    char name[254];
+    char microtask[254]; /* "" when not made by foresight */
+    char node[254];      /* "" when not bound */
+    int64_t bound_s;     /* when it was bound (0 unknown) */
+    int64_t req[CURVE_NRES];
+    int done;            /* Succeeded or Failed */
+};
+
+struct cluster_stats {
+    size_t nodes, pods, microtasks, predictions, claims;
+    unsigned long prediction_errors; /* MicroTasks whose status.prediction did not parse */
+};
+
+struct cluster {
+    pthread_mutex_t mu;
+    struct ledger *ledger;
+    struct strmap pods;       /* uid -> struct cluster_pod */
+    struct strmap microtasks; /* "ns/name" -> struct curve (NULL when no valid prediction) */
+    unsigned long prediction_errors;
+};
+
+enum fs_err cluster_init(struct cluster *c, const struct ledger_config *cfg, int64_t now);
+void cluster_release(struct cluster *c);
+
+void cluster_lock(struct cluster *c);
+void cluster_unlock(struct cluster *c);
+
+/* Informer-fed updates (objects borrowed). A malformed object is FS_EPARSE/FS_EINVAL and
+ * changes nothing. */
+enum fs_err cluster_node_upsert(struct cluster *c, const json_t *node);
+enum fs_err cluster_node_delete(struct cluster *c, const json_t *node);
+enum fs_err cluster_pod_upsert(struct cluster *c, const json_t *pod, int64_t now);
+enum fs_err cluster_pod_delete(struct cluster *c, const json_t *pod);
+enum fs_err cluster_microtask_upsert(struct cluster *c, const json_t *mt, int64_t now);
+enum fs_err cluster_microtask_delete(struct cluster *c, const json_t *mt, int64_t now);
+
+/* Reads the fields the extender needs from a Pod object (no lock needed). */
+enum fs_err cluster_pod_parse(const json_t *pod, struct cluster_pod *out);
+/* Reads allocatable (milli-cores, bytes, bytes/s or LEDGER_UNLIMITED) from a Node object. */
+enum fs_err cluster_node_alloc(const json_t *node, int64_t alloc[LEDGER_NRES]);
+
+/* The shape a pod claims when placed now (caller holds the lock); *from_prediction says
+ * whether a MicroTask prediction was used. start_s is where it is placed. */
+enum fs_err cluster_pod_shape(struct cluster *c, const struct cluster_pod *p, int64_t start_s,
+                              struct ledger_shape *out, int *from_prediction);
+
+/* After a failed bind: drops the pod's claim unless the pod is in fact bound (lock held). */
+void cluster_pod_unclaim_locked(struct cluster *c, const char *uid, int64_t now);
+/* The pod's record (lock held; borrowed until the lock is released), NULL if unknown. */
+const struct cluster_pod *cluster_pod_get_locked(struct cluster *c, const char *uid);
+
+void cluster_stats(struct cluster *c, struct cluster_stats *out);
+
+#endif

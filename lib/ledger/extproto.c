@@ -1,0 +1,524 @@
+/* Extender protocol: parses ExtenderArgs / ExtenderBindingArgs, decides against the cluster's
+ * ledger, formats replies (rules in extproto.h). Replies are written by hand into a bounded
+ * buffer: 5,000-node replies are on the hot path and a jansson tree per reply costs more. */
+#include "ledger/extproto.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define EXT_MAX_REPLY (256u << 20)
+
+static const char *const reason_names[EXT_R_N] = {"cpu", "memory", "network", "unresolvable", "unknown_node"};
+
+const char *ext_reason_name(enum ext_reason r)
+{
+    return (unsigned)r < EXT_R_N ? reason_names[r] : "unknown";
+}
+
+void ext_reply_release(struct ext_reply *r)
+{
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---- a bounded string builder ---- */
+
+struct sb {
+    char *buf;
+    size_t len, cap;
+    int failed;
+};
+
+static void sb_grow(struct sb *b, size_t more)
+{
+    if (b->failed)
+        return;
+    if (b->len + more + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    if (cap > EXT_MAX_REPLY) {
+        b->failed = 1;
+        return;
+    }
+    char *p = realloc(b->buf, cap);
+    if (!p) {
+        b->failed = 1;
+        return;
+    }
+    b->buf = p;
+    b->cap = cap;
+}
+
+static void sb_putn(struct sb *b, const char *s, size_t n)
+{
+    sb_grow(b, n);
+    if (b->failed)
+        return;
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+
+static void sb_puts(struct sb *b, const char *s)
+{
+    sb_putn(b, s, strlen(s));
+}
+
+/* A JSON string literal with its quotes. */
+static void sb_json_str(struct sb *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    sb_grow(b, strlen(s) + 2);
+    sb_putn(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        sb_putn(b, run, (size_t)(s - run));
+        char esc[7] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15], 0};
+        if (ch == '"' || ch == '\\') {
+            esc[1] = (char)ch;
+            esc[2] = 0;
+        }
+        sb_puts(b, esc);
+        run = s + 1;
+    }
+    sb_putn(b, run, (size_t)(s - run));
+    sb_putn(b, "\"", 1);
+}
+
+static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sb *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        b->failed = 1;
+        return;
+    }
+    sb_putn(b, tmp, (size_t)n);
+}
+
+static void sb_to_reply(struct sb *b, int status, struct ext_reply *out)
+{
+    if (b->failed) {
+        free(b->buf);
+        out->status = 500;
+        out->body = strdup("{\"Error\":\"reply too large or out of memory\"}");
+        out->len = out->body ? strlen(out->body) : 0;
+        return;
+    }
+    out->status = status;
+    out->body = b->buf;
+    out->len = b->len;
+}
+
+void ext_error_reply(int status, const char *msg, struct ext_reply *out)
+{
+    struct sb b = {0};
+    sb_puts(&b, "{\"Error\":");
+    sb_json_str(&b, msg);
+    sb_puts(&b, "}");
+    sb_to_reply(&b, status, out);
+}
+
+/* ---- request parsing ---- */
+
+/* Case-insensitive key look-up; an exact match wins. */
+static json_t *ci_get(const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v)
+        return v;
+    const char *k;
+    json_t *val;
+    json_object_foreach((json_t *)obj, k, val) {
+        if (strcasecmp(k, key) == 0)
+            return val;
+    }
+    return NULL;
+}
+
+static json_t *load(const char *body, size_t len, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    if (len > EXT_MAX_BODY_DEFAULT) {
+        snprintf(err, errlen, "request body of %zu bytes exceeds the limit of %u", len, EXT_MAX_BODY_DEFAULT);
+        return NULL;
+    }
+    json_t *j = json_loadb(body, len, 0, &jerr);
+    if (!j) {
+        snprintf(err, errlen, "malformed json at byte %d: %s", jerr.position, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        snprintf(err, errlen, "the request is not a json object");
+        return NULL;
+    }
+    return j;
+}
+
+/* Parsed ExtenderArgs: names[i] borrowed from the tree; items[i] the Node objects (Nodes mode). */
+struct args {
+    json_t *root;
+    struct cluster_pod pod;
+    int cache_mode; /* NodeNames given */
+    size_t n;
+    const char **names;
+    json_t **items;
+};
+
+static void args_release(struct args *a)
+{
+    json_decref(a->root);
+    free(a->names);
+    free(a->items);
+    memset(a, 0, sizeof(*a));
+}
+
+static enum fs_err args_parse(const char *body, size_t len, struct args *a, char *err, size_t errlen)
+{
+    memset(a, 0, sizeof(*a));
+    if (!(a->root = load(body, len, err, errlen)))
+        return FS_EPARSE;
+    const json_t *pod = ci_get(a->root, "Pod");
+    if (!json_is_object(pod)) {
+        snprintf(err, errlen, "Pod is missing or not an object");
+        return FS_EPARSE;
+    }
+    enum fs_err rc = cluster_pod_parse(pod, &a->pod);
+    if (rc != FS_OK) {
+        snprintf(err, errlen, "Pod is invalid: %s", rc == FS_EPARSE ? "bad resource quantity" : "no metadata.uid or name");
+        return FS_EPARSE;
+    }
+    const json_t *names = ci_get(a->root, "NodeNames");
+    const json_t *nodes = ci_get(a->root, "Nodes");
+    const json_t *items = NULL;
+    if (json_is_array(names)) {
+        a->cache_mode = 1;
+        a->n = json_array_size(names);
+    } else if (json_is_object(nodes) && json_is_array(items = json_object_get(nodes, "items"))) {
+        a->n = json_array_size(items);
+    } else if (json_is_object(nodes) && !json_object_get(nodes, "items")) {
+        a->n = 0; /* an empty NodeList: Go omits "items" when there are none */
+    } else {
+        snprintf(err, errlen, "neither NodeNames (an array) nor Nodes (a NodeList) is given");
+        return FS_EPARSE;
+    }
+    if (a->n > EXT_MAX_NODES) {
+        snprintf(err, errlen, "%zu nodes exceed the limit of %d", a->n, EXT_MAX_NODES);
+        return FS_EPARSE;
+    }
+    a->names = calloc(a->n ? a->n : 1, sizeof(*a->names));
+    a->items = calloc(a->n ? a->n : 1, sizeof(*a->items));
+    if (!a->names || !a->items)
+        return FS_ENOMEM;
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->cache_mode) {
+            a->names[i] = json_string_value(json_array_get(names, i));
+        } else {
+            a->items[i] = json_array_get(items, i);
+            a->names[i] = json_string_value(json_object_get(json_object_get(a->items[i], "metadata"), "name"));
+        }
+        if (!a->names[i] || !a->names[i][0]) {
+            snprintf(err, errlen, "node %zu has no name", i);
+            return FS_EPARSE;
+        }
+    }
+    return FS_OK;
+}
+
+static void bad_request(struct ext_counters *ctr, const char *err, struct ext_reply *out)
+{
+    if (ctr)
+        ctr->bad_requests++;
+    ext_error_reply(400, err, out);
+}
+
+/* ---- filter and prioritize ---- */
+
+/* One decision per requested node; shape prepared once per request (lock held). */
+struct decision {
+    const struct ledger_node *node; /* NULL when unknown */
+    struct ledger_fit fit;
+};
+
+static enum fs_err decide(struct cluster *c, const struct args *a, int64_t now, struct ext_counters *ctr,
+                          struct decision *d)
+{
+    struct ledger_shape s;
+    int from_pred = 0;
+    ledger_advance(c->ledger, now);
+    enum fs_err rc = cluster_pod_shape(c, &a->pod, now, &s, &from_pred);
+    if (rc != FS_OK)
+        return rc;
+    if (ctr) {
+        if (from_pred)
+            ctr->from_prediction++;
+        else
+            ctr->from_requests++;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        d[i].node = ledger_node_get(c->ledger, a->names[i]);
+        if (d[i].node)
+            ledger_check(c->ledger, d[i].node, &s, &d[i].fit);
+        else
+            memset(&d[i].fit, 0, sizeof(d[i].fit));
+    }
+    ledger_shape_release(&s);
+    return FS_OK;
+}
+
+void ext_filter(struct cluster *c, const char *body, size_t len, int64_t now, struct ext_counters *ctr,
+                struct ext_reply *out)
+{
+    struct args a;
+    char err[256];
+    struct decision *d = NULL;
+    struct sb b = {0};
+    memset(out, 0, sizeof(*out));
+    enum fs_err rc = args_parse(body, len, &a, err, sizeof(err));
+    if (rc != FS_OK) {
+        if (rc == FS_ENOMEM)
+            ext_error_reply(500, "out of memory", out);
+        else
+            bad_request(ctr, err, out);
+        goto out;
+    }
+    if (!(d = calloc(a.n ? a.n : 1, sizeof(*d)))) {
+        ext_error_reply(500, "out of memory", out);
+        goto out;
+    }
+    cluster_lock(c);
+    rc = decide(c, &a, now, ctr, d);
+    if (rc != FS_OK) {
+        cluster_unlock(c);
+        snprintf(err, sizeof(err), "cannot model the pod: %s", fs_strerror(rc));
+        ext_error_reply(rc == FS_ENOMEM ? 500 : 400, err, out);
+        goto out;
+    }
+    /* passing nodes */
+    sb_puts(&b, a.cache_mode ? "{\"NodeNames\":[" : "{\"Nodes\":{\"items\":[");
+    int first = 1;
+    for (size_t i = 0; i < a.n; i++) {
+        if (!d[i].node || !d[i].fit.fits)
+            continue;
+        if (!first)
+            sb_puts(&b, ",");
+        first = 0;
+        if (a.cache_mode) {
+            sb_json_str(&b, a.names[i]);
+        } else {
+            char *js = json_dumps(a.items[i], JSON_COMPACT);
+            if (!js)
+                b.failed = 1;
+            else
+                sb_puts(&b, js);
+            free(js);
+        }
+    }
+    sb_puts(&b, a.cache_mode ? "]" : "]}");
+    /* failures: resolvable ones, then the ones preemption cannot fix */
+    for (int pass = 0; pass < 2; pass++) {
+        sb_puts(&b, pass == 0 ? ",\"FailedNodes\":{" : "},\"FailedAndUnresolvableNodes\":{");
+        first = 1;
+        for (size_t i = 0; i < a.n; i++) {
+            char msg[256];
+            int unresolvable;
+            if (!d[i].node) {
+                unresolvable = 0;
+                snprintf(msg, sizeof(msg), "node %s is unknown to foresight (not yet synced)", a.names[i]);
+            } else if (!d[i].fit.fits) {
+                unresolvable = d[i].fit.unresolvable;
+                ledger_fit_message(c->ledger, &d[i].fit, now, msg, sizeof(msg));
+            } else {
+                continue;
+            }
+            if (unresolvable != pass)
+                continue;
+            if (pass == 0 && ctr)
+                ctr->rejections[!d[i].node ? EXT_R_UNKNOWN_NODE : (enum ext_reason)d[i].fit.res]++;
+            if (pass == 1 && ctr)
+                ctr->rejections[EXT_R_UNRESOLVABLE]++;
+            if (!first)
+                sb_puts(&b, ",");
+            first = 0;
+            sb_json_str(&b, a.names[i]);
+            sb_puts(&b, ":");
+            sb_json_str(&b, msg);
+        }
+    }
+    cluster_unlock(c);
+    sb_puts(&b, "},\"Error\":\"\"}");
+    sb_to_reply(&b, 200, out);
+out:
+    free(d);
+    args_release(&a);
+}
+
+void ext_prioritize(struct cluster *c, const char *body, size_t len, int64_t now, struct ext_counters *ctr,
+                    struct ext_reply *out)
+{
+    struct args a;
+    char err[256];
+    struct decision *d = NULL;
+    struct sb b = {0};
+    memset(out, 0, sizeof(*out));
+    enum fs_err rc = args_parse(body, len, &a, err, sizeof(err));
+    if (rc != FS_OK) {
+        if (rc == FS_ENOMEM)
+            ext_error_reply(500, "out of memory", out);
+        else
+            bad_request(ctr, err, out);
+        goto out;
+    }
+    if (!(d = calloc(a.n ? a.n : 1, sizeof(*d)))) {
+        ext_error_reply(500, "out of memory", out);
+        goto out;
+    }
+    cluster_lock(c);
+    rc = decide(c, &a, now, NULL, d);
+    cluster_unlock(c);
+    if (rc != FS_OK) {
+        snprintf(err, sizeof(err), "cannot model the pod: %s", fs_strerror(rc));
+        ext_error_reply(rc == FS_ENOMEM ? 500 : 400, err, out);
+        goto out;
+    }
+    sb_puts(&b, "[");
+    for (size_t i = 0; i < a.n; i++) {
+        if (i)
+            sb_puts(&b, ",");
+        sb_puts(&b, "{\"Host\":");
+        sb_json_str(&b, a.names[i]);
+        sb_printf(&b, ",\"Score\":%d}", d[i].node && d[i].fit.fits ? d[i].fit.score : 0);
+    }
+    sb_puts(&b, "]");
+    sb_to_reply(&b, 200, out);
+out:
+    free(d);
+    args_release(&a);
+}
+
+/* ---- bind ---- */
+
+static int copy_field(const json_t *root, const char *key, char *dst, size_t len, int required)
+{
+    const json_t *v = ci_get(root, key);
+    if (!v && !required) {
+        dst[0] = '\0';
+        return 0;
+    }
+    const char *s = json_string_value(v);
+    if (!s || (required && !*s))
+        return -1;
+    int n = snprintf(dst, len, "%s", s);
+    return n >= 0 && (size_t)n < len ? 0 : -1;
+}
+
+enum fs_err ext_bind_parse(const char *body, size_t len, struct ext_bind_args *a, struct ext_counters *ctr,
+                           struct ext_reply *out)
+{
+    char err[256];
+    memset(a, 0, sizeof(*a));
+    memset(out, 0, sizeof(*out));
+    json_t *root = load(body, len, err, sizeof(err));
+    if (!root) {
+        bad_request(ctr, err, out);
+        return FS_EPARSE;
+    }
+    const char *bad = NULL;
+    if (copy_field(root, "PodName", a->pod_name, sizeof(a->pod_name), 1))
+        bad = "PodName";
+    else if (copy_field(root, "PodNamespace", a->pod_ns, sizeof(a->pod_ns), 1))
+        bad = "PodNamespace";
+    else if (copy_field(root, "PodUID", a->pod_uid, sizeof(a->pod_uid), 1))
+        bad = "PodUID";
+    else if (copy_field(root, "Node", a->node, sizeof(a->node), 1))
+        bad = "Node";
+    json_decref(root);
+    if (bad) {
+        snprintf(err, sizeof(err), "%s is missing, empty, too long or not a string", bad);
+        bad_request(ctr, err, out);
+        return FS_EPARSE;
+    }
+    return FS_OK;
+}
+
+enum fs_err ext_bind_claim(struct cluster *c, const struct ext_bind_args *a, const json_t *pod, int64_t now,
+                           struct ext_counters *ctr, char *msg, size_t msglen)
+{
+    struct cluster_pod parsed;
+    const struct cluster_pod *p = NULL;
+    enum fs_err rc;
+    if (pod) {
+        if ((rc = cluster_pod_parse(pod, &parsed)) != FS_OK) {
+            snprintf(msg, msglen, "pod %s/%s cannot be read: %s", a->pod_ns, a->pod_name, fs_strerror(rc));
+            return rc;
+        }
+        if (strcmp(parsed.uid, a->pod_uid) != 0) {
+            snprintf(msg, msglen, "pod %s/%s has uid %s, not %s (recreated?)", a->pod_ns, a->pod_name, parsed.uid,
+                     a->pod_uid);
+            return FS_EINVAL;
+        }
+        p = &parsed;
+    }
+    cluster_lock(c);
+    ledger_advance(c->ledger, now);
+    if (!p)
+        p = cluster_pod_get_locked(c, a->pod_uid);
+    if (!p) {
+        cluster_unlock(c);
+        snprintf(msg, msglen, "pod %s/%s (uid %s) is not known yet", a->pod_ns, a->pod_name, a->pod_uid);
+        return FS_EDATA;
+    }
+    if (!ledger_node_get(c->ledger, a->node)) {
+        cluster_unlock(c);
+        snprintf(msg, msglen, "node %s is unknown to foresight", a->node);
+        return FS_ENOTFOUND;
+    }
+    struct ledger_shape s;
+    struct ledger_fit fit;
+    rc = cluster_pod_shape(c, p, now, &s, NULL);
+    if (rc == FS_OK) {
+        rc = ledger_claim(c->ledger, a->pod_uid, a->node, &s, 0, &fit);
+        ledger_shape_release(&s);
+    }
+    if (rc == FS_ECONFLICT) {
+        char why[200];
+        ledger_fit_message(c->ledger, &fit, now, why, sizeof(why));
+        snprintf(msg, msglen, "pod %s/%s no longer fits node %s: %s", a->pod_ns, a->pod_name, a->node, why);
+        if (ctr)
+            ctr->bind_conflicts++;
+    } else if (rc != FS_OK) {
+        snprintf(msg, msglen, "cannot claim node %s for pod %s/%s: %s", a->node, a->pod_ns, a->pod_name,
+                 fs_strerror(rc));
+    }
+    cluster_unlock(c);
+    return rc;
+}
+
+void ext_bind_done(struct cluster *c, const struct ext_bind_args *a, const char *error, int64_t now,
+                   struct ext_counters *ctr, struct ext_reply *out)
+{
+    memset(out, 0, sizeof(*out));
+    cluster_lock(c);
+    if (error) {
+        cluster_pod_unclaim_locked(c, a->pod_uid, now);
+        if (ctr)
+            ctr->bind_failures++;
+    } else if (ctr) {
+        ctr->binds++;
+    }
+    cluster_unlock(c);
+    ext_error_reply(200, error ? error : "", out);
+}

@@ -1,0 +1,440 @@
+/* Unit tests for the extender protocol (lib/ledger/extproto.c) and the cluster state behind
+ * it, with request bodies shaped as kube-scheduler sends them (PascalCase from Go types with
+ * no json tags, null for the unused one of Nodes/NodeNames, and lowercase variants). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ledger/cluster.h"
+#include "ledger/extproto.h"
+
+#define T0 1735725600 /* 2025-01-01T10:00:00Z */
+
+static json_t *parse(const char *s)
+{
+    json_error_t e;
+    json_t *j = json_loads(s, 0, &e);
+    if (!j)
+        fail_msg("bad test json: %s: %s", e.text, s);
+    return j;
+}
+
+static void node(struct cluster *c, const char *name, const char *cpu, const char *mem)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf),
+             "{\"metadata\":{\"name\":\"%s\"},\"status\":{\"allocatable\":{\"cpu\":\"%s\",\"memory\":\"%s\",\"pods\":\"110\"}}}",
+             name, cpu, mem);
+    json_t *j = parse(buf);
+    assert_int_equal(cluster_node_upsert(c, j), FS_OK);
+    json_decref(j);
+}
+
+/* A pod as the API server serialises it; node "" = pending. */
+static char *pod_json(const char *name, const char *uid, const char *mt, const char *cpu, const char *node_name)
+{
+    static char buf[2048];
+    char labels[128] = "";
+    if (mt)
+        snprintf(labels, sizeof(labels), ",\"labels\":{\"foresight.sh/microtask\":\"%s\"}", mt);
+    snprintf(buf, sizeof(buf),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\","
+             "\"uid\":\"%s\"%s},\"spec\":{\"schedulerName\":\"foresight\",\"nodeName\":\"%s\",\"containers\":"
+             "[{\"name\":\"main\",\"image\":\"busybox\",\"resources\":{\"requests\":{\"cpu\":\"%s\",\"memory\":"
+             "\"256Mi\"}}}]},\"status\":{\"phase\":\"%s\"%s}}",
+             name, uid, labels, node_name, cpu, node_name[0] ? "Running" : "Pending",
+             node_name[0] ? ",\"conditions\":[{\"type\":\"PodScheduled\",\"status\":\"True\","
+                            "\"lastTransitionTime\":\"2025-01-01T10:00:00Z\"}]"
+                          : "");
+    return buf;
+}
+
+static void add_pod(struct cluster *c, const char *name, const char *uid, const char *mt, const char *cpu,
+                    const char *node_name)
+{
+    json_t *j = parse(pod_json(name, uid, mt, cpu, node_name));
+    assert_int_equal(cluster_pod_upsert(c, j, T0), FS_OK);
+    json_decref(j);
+}
+
+static void microtask(struct cluster *c, const char *name, const char *cpu_p90)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf),
+             "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\"},\"status\":{\"prediction\":{\"model\":"
+             "\"profile\",\"stepSeconds\":60,\"start\":\"2025-01-01T10:00:00Z\",\"curves\":{\"cpu\":{\"p90\":%s}}}}}",
+             name, cpu_p90);
+    json_t *j = parse(buf);
+    assert_int_equal(cluster_microtask_upsert(c, j, T0), FS_OK);
+    json_decref(j);
+}
+
+static struct cluster *mk_cluster(void)
+{
+    static struct cluster c;
+    struct ledger_config cfg = {.step_s = 30, .n_steps = 240};
+    assert_int_equal(cluster_init(&c, &cfg, T0), FS_OK);
+    return &c;
+}
+
+static json_t *reply_json(const struct ext_reply *r, int status)
+{
+    assert_int_equal(r->status, status);
+    json_error_t e;
+    json_t *j = json_loadb(r->body, r->len, 0, &e);
+    if (!j)
+        fail_msg("reply is not json: %.*s", (int)r->len, r->body);
+    return j;
+}
+
+static char *args(const char *pod, const char *names_json, int lowercase)
+{
+    static char buf[8192];
+    snprintf(buf, sizeof(buf), lowercase ? "{\"pod\":%s,\"nodes\":null,\"nodenames\":%s}"
+                                         : "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":%s}",
+             pod, names_json);
+    return buf;
+}
+
+static void check_cache_mode_filter(int lowercase)
+{
+    struct cluster *c = mk_cluster();
+    struct ext_counters ctr = {0};
+    node(c, "big", "4", "8Gi");
+    node(c, "small", "1", "8Gi");
+    char pod[2048];
+    snprintf(pod, sizeof(pod), "%s", pod_json("p1", "uid-1", NULL, "2", ""));
+    char *body = args(pod, "[\"big\",\"small\",\"ghost\"]", lowercase);
+    struct ext_reply r;
+    ext_filter(c, body, strlen(body), T0, &ctr, &r);
+    json_t *j = reply_json(&r, 200);
+    json_t *names = json_object_get(j, "NodeNames");
+    assert_int_equal(json_array_size(names), 1);
+    assert_string_equal(json_string_value(json_array_get(names, 0)), "big");
+    assert_null(json_object_get(j, "Nodes"));
+    const char *unres = json_string_value(json_object_get(json_object_get(j, "FailedAndUnresolvableNodes"), "small"));
+    assert_non_null(unres);
+    assert_string_equal(unres, "cpu: 0m reserved + 2000m for this pod > 1000m allowed at +0s (the pod alone exceeds the node)");
+    const char *ghost = json_string_value(json_object_get(json_object_get(j, "FailedNodes"), "ghost"));
+    assert_non_null(ghost);
+    assert_non_null(strstr(ghost, "unknown to foresight"));
+    assert_null(json_object_get(json_object_get(j, "FailedNodes"), "small"));
+    assert_string_equal(json_string_value(json_object_get(j, "Error")), "");
+    assert_int_equal(ctr.rejections[EXT_R_UNRESOLVABLE], 1);
+    assert_int_equal(ctr.rejections[EXT_R_UNKNOWN_NODE], 1);
+    assert_int_equal(ctr.from_requests, 1);
+    json_decref(j);
+    ext_reply_release(&r);
+    cluster_release(c);
+}
+
+static void test_filter_cache_mode(void **state)
+{
+    (void)state;
+    check_cache_mode_filter(0);
+}
+
+static void test_filter_lowercase_keys(void **state)
+{
+    (void)state;
+    check_cache_mode_filter(1);
+}
+
+/* nodeCacheCapable: false: full Node objects in, the passing ones echoed back as a NodeList. */
+static void test_filter_full_nodes_mode(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    node(c, "n1", "4", "8Gi");
+    node(c, "n2", "2", "8Gi");
+    add_pod(c, "running", "uid-r", NULL, "1500m", "n2");
+    char body[8192];
+    snprintf(body, sizeof(body),
+             "{\"Pod\":%s,\"Nodes\":{\"metadata\":{},\"items\":["
+             "{\"metadata\":{\"name\":\"n1\",\"labels\":{\"zone\":\"a\"}},\"status\":{\"allocatable\":{\"cpu\":\"4\"}}},"
+             "{\"metadata\":{\"name\":\"n2\"},\"status\":{\"allocatable\":{\"cpu\":\"2\"}}}]},\"NodeNames\":null}",
+             pod_json("p1", "uid-1", NULL, "1", ""));
+    struct ext_reply r;
+    ext_filter(c, body, strlen(body), T0, NULL, &r);
+    json_t *j = reply_json(&r, 200);
+    json_t *items = json_object_get(json_object_get(j, "Nodes"), "items");
+    assert_int_equal(json_array_size(items), 1);
+    json_t *n1 = json_array_get(items, 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(n1, "metadata"), "name")), "n1");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(n1, "metadata"), "labels"), "zone")), "a");
+    assert_null(json_object_get(j, "NodeNames"));
+    /* n2 holds 1500m of 2000m: not alone over, so preemption could help */
+    const char *msg = json_string_value(json_object_get(json_object_get(j, "FailedNodes"), "n2"));
+    assert_non_null(msg);
+    assert_string_equal(msg, "cpu: 1500m reserved + 1000m for this pod > 2000m allowed at +0s");
+    json_decref(j);
+    ext_reply_release(&r);
+    cluster_release(c);
+}
+
+/* Two micro-tasks whose peaks do not overlap share a 4-core node that their 3-core requests
+ * would not; the message for a clash names the time offset of the overflow. */
+static void test_filter_with_predictions(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    struct ext_counters ctr = {0};
+    node(c, "n1", "4", "8Gi");
+    microtask(c, "early", "[3, 3, 0.5, 0.5, 0.5, 0.5]");
+    microtask(c, "late", "[0.5, 0.5, 0.5, 0.5, 3, 3]");
+    add_pod(c, "early-pod", "uid-e", "early", "3", "n1");
+
+    char pod[2048];
+    snprintf(pod, sizeof(pod), "%s", pod_json("late-pod", "uid-l", "late", "3", ""));
+    char *body = args(pod, "[\"n1\"]", 0);
+    struct ext_reply r;
+    ext_filter(c, body, strlen(body), T0, &ctr, &r);
+    json_t *j = reply_json(&r, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "NodeNames")), 1);
+    assert_int_equal(ctr.from_prediction, 1);
+    json_decref(j);
+    ext_reply_release(&r);
+
+    /* once "late" is bound, a pod without prediction requesting 1 core clashes at +0s */
+    add_pod(c, "late-pod", "uid-l", "late", "3", "n1");
+    snprintf(pod, sizeof(pod), "%s", pod_json("plain", "uid-p", NULL, "1", ""));
+    body = args(pod, "[\"n1\"]", 0);
+    ext_filter(c, body, strlen(body), T0, &ctr, &r);
+    j = reply_json(&r, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "NodeNames")), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "FailedNodes"), "n1")),
+                        "cpu: 3500m reserved + 1000m for this pod > 4000m allowed at +0s");
+    json_decref(j);
+    ext_reply_release(&r);
+
+    /* 60 s later the early peak is over; the late peak (minute 4) is the clash */
+    ext_filter(c, body, strlen(body), T0 + 120, &ctr, &r);
+    j = reply_json(&r, 200);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "FailedNodes"), "n1")),
+                        "cpu: 3500m reserved + 1000m for this pod > 4000m allowed at +2m00s");
+    assert_int_equal(ctr.rejections[EXT_R_CPU], 2);
+    json_decref(j);
+    ext_reply_release(&r);
+    cluster_release(c);
+}
+
+static void test_prioritize_scores(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    node(c, "with-early", "4", "8Gi");
+    node(c, "with-late", "4", "8Gi");
+    node(c, "empty", "4", "8Gi");
+    node(c, "full", "1", "8Gi");
+    microtask(c, "early", "[3, 3, 0.5, 0.5, 0.5, 0.5]");
+    microtask(c, "late", "[0.5, 0.5, 0.5, 0.5, 3, 3]");
+    add_pod(c, "e", "uid-e", "early", "3", "with-early");
+    add_pod(c, "l", "uid-l", "late", "3", "with-late");
+    char pod[2048];
+    snprintf(pod, sizeof(pod), "%s", pod_json("l2", "uid-l2", "late", "3", ""));
+    char *body = args(pod, "[\"with-early\",\"with-late\",\"empty\",\"full\",\"ghost\"]", 0);
+    struct ext_reply r;
+    ext_prioritize(c, body, strlen(body), T0, NULL, &r);
+    json_t *j = reply_json(&r, 200);
+    assert_true(json_is_array(j));
+    assert_int_equal(json_array_size(j), 5);
+    int score[5];
+    for (int i = 0; i < 5; i++) {
+        json_t *h = json_array_get(j, i);
+        assert_int_equal(json_object_size(h), 2);
+        assert_true(json_is_integer(json_object_get(h, "Score")));
+        score[i] = (int)json_integer_value(json_object_get(h, "Score"));
+        assert_in_range(score[i], 0, 10);
+    }
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "Host")), "with-early");
+    /* complementary peaks beat an empty node, which beats a coinciding peak (does not fit: 0) */
+    assert_true(score[0] > score[2]);
+    assert_int_equal(score[1], 0);
+    assert_int_equal(score[3], 0);
+    assert_int_equal(score[4], 0);
+    json_decref(j);
+    ext_reply_release(&r);
+    cluster_release(c);
+}
+
+static void test_bind_claims_and_releases(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    struct ext_counters ctr = {0};
+    node(c, "n1", "4", "8Gi");
+    add_pod(c, "a", "uid-a", NULL, "3", "");
+    add_pod(c, "b", "uid-b", NULL, "3", "");
+    struct ext_bind_args a;
+    struct ext_reply r;
+    const char *bind_a = "{\"PodName\":\"a\",\"PodNamespace\":\"default\",\"PodUID\":\"uid-a\",\"Node\":\"n1\"}";
+    assert_int_equal(ext_bind_parse(bind_a, strlen(bind_a), &a, &ctr, &r), FS_OK);
+    char msg[256];
+    assert_int_equal(ext_bind_claim(c, &a, NULL, T0, &ctr, msg, sizeof(msg)), FS_OK);
+    ext_bind_done(c, &a, NULL, T0, &ctr, &r);
+    json_t *j = reply_json(&r, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "Error")), "");
+    json_decref(j);
+    ext_reply_release(&r);
+    assert_non_null(ledger_claim_get(c->ledger, "uid-a"));
+    /* the informer then sees the binding: the claim stays one claim */
+    add_pod(c, "a", "uid-a", NULL, "3", "n1");
+    assert_int_equal(c->ledger->claims.len, 1);
+
+    /* the second pod no longer fits: an Error naming the resource, nothing claimed */
+    const char *bind_b = "{\"podname\":\"b\",\"podnamespace\":\"default\",\"poduid\":\"uid-b\",\"node\":\"n1\"}";
+    struct ext_bind_args b;
+    assert_int_equal(ext_bind_parse(bind_b, strlen(bind_b), &b, &ctr, &r), FS_OK);
+    assert_int_equal(ext_bind_claim(c, &b, NULL, T0, &ctr, msg, sizeof(msg)), FS_ECONFLICT);
+    assert_non_null(strstr(msg, "no longer fits node n1: cpu: 3000m reserved + 3000m"));
+    ext_bind_done(c, &b, msg, T0, &ctr, &r);
+    j = reply_json(&r, 200);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "Error")), "no longer fits"));
+    json_decref(j);
+    ext_reply_release(&r);
+    assert_null(ledger_claim_get(c->ledger, "uid-b"));
+
+    /* a failed Binding POST releases the claim */
+    add_pod(c, "c", "uid-c", NULL, "500m", "");
+    const char *bind_c = "{\"PodName\":\"c\",\"PodNamespace\":\"default\",\"PodUID\":\"uid-c\",\"Node\":\"n1\"}";
+    struct ext_bind_args cc;
+    assert_int_equal(ext_bind_parse(bind_c, strlen(bind_c), &cc, &ctr, &r), FS_OK);
+    assert_int_equal(ext_bind_claim(c, &cc, NULL, T0, &ctr, msg, sizeof(msg)), FS_OK);
+    assert_non_null(ledger_claim_get(c->ledger, "uid-c"));
+    ext_bind_done(c, &cc, "409 Conflict: pod already bound", T0, &ctr, &r);
+    ext_reply_release(&r);
+    assert_null(ledger_claim_get(c->ledger, "uid-c"));
+    assert_int_equal(ctr.binds, 1);
+    assert_int_equal(ctr.bind_conflicts, 1);
+    assert_int_equal(ctr.bind_failures, 2);
+
+    /* unknown node, unknown pod */
+    const char *bind_g = "{\"PodName\":\"c\",\"PodNamespace\":\"default\",\"PodUID\":\"uid-c\",\"Node\":\"ghost\"}";
+    assert_int_equal(ext_bind_parse(bind_g, strlen(bind_g), &cc, &ctr, &r), FS_OK);
+    assert_int_equal(ext_bind_claim(c, &cc, NULL, T0, &ctr, msg, sizeof(msg)), FS_ENOTFOUND);
+    assert_non_null(strstr(msg, "ghost"));
+    const char *bind_u = "{\"PodName\":\"z\",\"PodNamespace\":\"default\",\"PodUID\":\"uid-z\",\"Node\":\"n1\"}";
+    assert_int_equal(ext_bind_parse(bind_u, strlen(bind_u), &cc, &ctr, &r), FS_OK);
+    assert_int_equal(ext_bind_claim(c, &cc, NULL, T0, &ctr, msg, sizeof(msg)), FS_EDATA);
+    /* ... then with the pod fetched from the API server */
+    json_t *z = parse(pod_json("z", "uid-z", NULL, "100m", ""));
+    assert_int_equal(ext_bind_claim(c, &cc, z, T0, &ctr, msg, sizeof(msg)), FS_OK);
+    json_decref(z);
+    z = parse(pod_json("z", "uid-other", NULL, "100m", ""));
+    assert_int_equal(ext_bind_claim(c, &cc, z, T0, &ctr, msg, sizeof(msg)), FS_EINVAL);
+    json_decref(z);
+    cluster_release(c);
+}
+
+static void expect_400(struct cluster *c, const char *body, size_t len, const char *needle, int verb)
+{
+    struct ext_reply r;
+    struct ext_bind_args a;
+    if (verb == 0)
+        ext_filter(c, body, len, T0, NULL, &r);
+    else if (verb == 1)
+        ext_prioritize(c, body, len, T0, NULL, &r);
+    else
+        assert_int_equal(ext_bind_parse(body, len, &a, NULL, &r), FS_EPARSE);
+    json_t *j = reply_json(&r, 400);
+    const char *err = json_string_value(json_object_get(j, "Error"));
+    assert_non_null(err);
+    if (!strstr(err, needle))
+        fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+    json_decref(j);
+    ext_reply_release(&r);
+}
+
+static void test_malformed_requests(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    node(c, "n1", "4", "8Gi");
+    for (int verb = 0; verb < 2; verb++) {
+        expect_400(c, "{\"Pod\":", 7, "malformed json", verb);
+        expect_400(c, "[1,2]", 5, "not a json object", verb);
+        expect_400(c, "{\"NodeNames\":[\"n1\"]}", 20, "Pod is missing", verb);
+        const char *nonodes = "{\"Pod\":{\"metadata\":{\"name\":\"p\",\"uid\":\"u\"}}}";
+        expect_400(c, nonodes, strlen(nonodes), "neither NodeNames", verb);
+        const char *badname = "{\"Pod\":{\"metadata\":{\"name\":\"p\",\"uid\":\"u\"}},\"NodeNames\":[1]}";
+        expect_400(c, badname, strlen(badname), "node 0 has no name", verb);
+        const char *badq = "{\"Pod\":{\"metadata\":{\"name\":\"p\",\"uid\":\"u\"},\"spec\":{\"containers\":"
+                           "[{\"resources\":{\"requests\":{\"cpu\":\"lots\"}}}]}},\"NodeNames\":[]}";
+        expect_400(c, badq, strlen(badq), "bad resource quantity", verb);
+        expect_400(c, "\0\0", 2, "malformed json", verb);
+    }
+    size_t big = EXT_MAX_BODY_DEFAULT + 1;
+    char *huge = malloc(big);
+    assert_non_null(huge);
+    memset(huge, ' ', big);
+    expect_400(c, huge, big, "exceeds the limit", 0);
+    expect_400(c, huge, big, "exceeds the limit", 2);
+    free(huge);
+    expect_400(c, "{\"PodName\":\"a\"}", 15, "PodNamespace is missing", 2);
+    expect_400(c, "{\"PodName\":\"a\",\"PodNamespace\":\"d\",\"PodUID\":\"u\",\"Node\":7}", 56, "Node is missing", 2);
+    cluster_release(c);
+}
+
+/* Restart: a cluster rebuilt from the same objects holds the same claims, in any order. */
+static void test_rebuild_is_idempotent(void **state)
+{
+    (void)state;
+    struct cluster *a = mk_cluster();
+    static struct cluster b;
+    struct ledger_config cfg = {.step_s = 30, .n_steps = 240};
+    assert_int_equal(cluster_init(&b, &cfg, T0), FS_OK);
+    /* a: nodes, microtasks, then pods; b: pods first, then nodes, microtasks last */
+    node(a, "n1", "8", "16Gi");
+    microtask(a, "m1", "[1, 2, 3]");
+    add_pod(a, "p1", "u1", "m1", "3", "n1");
+    add_pod(a, "p2", "u2", NULL, "1", "n1");
+    add_pod(a, "p2", "u2", NULL, "1", "n1"); /* a duplicate event */
+
+    add_pod(&b, "p2", "u2", NULL, "1", "n1");
+    add_pod(&b, "p1", "u1", "m1", "3", "n1");
+    node(&b, "n1", "8", "16Gi");
+    microtask(&b, "m1", "[1, 2, 3]");
+    struct ledger_node *na = ledger_node_get(a->ledger, "n1"), *nb = ledger_node_get(b.ledger, "n1");
+    assert_int_equal(a->ledger->claims.len, 2);
+    assert_int_equal(b.ledger->claims.len, 2);
+    for (int k = 0; k < 240; k++)
+        assert_int_equal(ledger_reserved(a->ledger, na, CURVE_CPU, T0 + 30 * k),
+                         ledger_reserved(b.ledger, nb, CURVE_CPU, T0 + 30 * k));
+    assert_int_equal(ledger_reserved(a->ledger, na, CURVE_CPU, T0 + 150), 4000);
+    assert_int_equal(ledger_reserved(a->ledger, na, CURVE_CPU, T0 + 180), 1000);
+    /* the pod finishes: its claim goes */
+    json_t *done = parse(pod_json("p1", "u1", "m1", "3", "n1"));
+    json_object_set_new(json_object_get(done, "status"), "phase", json_string("Succeeded"));
+    assert_int_equal(cluster_pod_upsert(a, done, T0), FS_OK);
+    assert_null(ledger_claim_get(a->ledger, "u1"));
+    assert_int_equal(cluster_pod_delete(a, done), FS_OK);
+    json_decref(done);
+    struct cluster_stats st;
+    cluster_stats(a, &st);
+    assert_int_equal(st.pods, 1);
+    assert_int_equal(st.claims, 1);
+    assert_int_equal(st.predictions, 1);
+    cluster_release(a);
+    cluster_release(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_filter_cache_mode),
+        cmocka_unit_test(test_filter_lowercase_keys),
+        cmocka_unit_test(test_filter_full_nodes_mode),
+        cmocka_unit_test(test_filter_with_predictions),
+        cmocka_unit_test(test_prioritize_scores),
+        cmocka_unit_test(test_bind_claims_and_releases),
+        cmocka_unit_test(test_malformed_requests),
+        cmocka_unit_test(test_rebuild_is_idempotent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
