@@ -1,0 +1,343 @@
+/* HTTP(S) server on libwebsockets (see server.h). A request is a job: its body is gathered
+ * (bounded by max_body), then answered inline or by a worker; the reply is written in chunks
+ * from the writeable callback. A job whose connection closes while a worker holds it is
+ * marked orphaned and freed by the worker's hand-back, never touched through a dead wsi. */
+#include "server.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "common/log.h"
+
+#define CHUNK 32768
+
+struct job {
+    struct lws *wsi;
+    char method[8];
+    char path[256];
+    char *body;
+    size_t len, cap;
+    int too_large;
+    struct ext_reply reply;
+    size_t sent;
+    int headers_sent;
+    int in_worker;  /* a worker owns it until it is on the done list */
+    int orphaned;   /* the connection closed meanwhile */
+    struct job *next;
+};
+
+struct pss {
+    struct job *job;
+};
+
+struct server {
+    struct server_opts o;
+    struct server_app app;
+    struct lws_context *ctx;
+    volatile int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct job *queue, *queue_tail; /* for workers */
+    struct job *done;               /* back from workers */
+    pthread_t *threads;
+    int n_threads;
+};
+
+static void job_free(struct job *j)
+{
+    if (!j)
+        return;
+    free(j->body);
+    ext_reply_release(&j->reply);
+    free(j);
+}
+
+static void *worker(void *arg)
+{
+    struct server *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->queue && !s->stop)
+            pthread_cond_wait(&s->cv, &s->mu);
+        if (s->stop) {
+            pthread_mutex_unlock(&s->mu);
+            return NULL;
+        }
+        struct job *j = s->queue;
+        s->queue = j->next;
+        if (!s->queue)
+            s->queue_tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+
+        s->app.handle(s->app.arg, j->method, j->path, j->body, j->len, &j->reply);
+
+        pthread_mutex_lock(&s->mu);
+        j->next = s->done;
+        s->done = j;
+        pthread_mutex_unlock(&s->mu);
+        lws_cancel_service(s->ctx);
+    }
+}
+
+static int start_reply(struct lws *wsi, struct job *j)
+{
+    unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+    if (lws_add_http_common_headers(wsi, (unsigned int)j->reply.status, "application/json", j->reply.len, &p, end))
+        return -1;
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    j->headers_sent = 1;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static void answer(struct server *s, struct lws *wsi, struct job *j)
+{
+    if (j->too_large) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes", s->o.max_body);
+        ext_error_reply(400, msg, &j->reply);
+    } else if (s->app.slow && s->app.slow(s->app.arg, j->method, j->path)) {
+        j->in_worker = 1;
+        pthread_mutex_lock(&s->mu);
+        j->next = NULL;
+        if (s->queue_tail)
+            s->queue_tail->next = j;
+        else
+            s->queue = j;
+        s->queue_tail = j;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        return;
+    } else {
+        s->app.handle(s->app.arg, j->method, j->path, j->body ? j->body : "", j->len, &j->reply);
+    }
+    if (!j->reply.body)
+        ext_error_reply(500, "no reply", &j->reply);
+    if (start_reply(wsi, j))
+        lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    struct lws_context *ctx = lws_get_context(wsi);
+    struct server *s = ctx ? lws_context_user(ctx) : NULL;
+    struct pss *pss = user;
+    struct job *j = pss ? pss->job : NULL;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP: {
+        if (!s)
+            return -1;
+        job_free(j);
+        j = pss->job = calloc(1, sizeof(*j));
+        if (!j)
+            return -1;
+        j->wsi = wsi;
+        snprintf(j->path, sizeof(j->path), "%s", (const char *)in);
+        int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+        snprintf(j->method, sizeof(j->method), "%s", post ? "POST" : "GET");
+        if (post)
+            return 0; /* wait for the body */
+        answer(s, wsi, j);
+        return 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY:
+        if (!j || !s)
+            return -1;
+        if (j->too_large || j->len + len > s->o.max_body) {
+            j->too_large = 1;
+            return 0;
+        }
+        if (j->len + len + 1 > j->cap) {
+            size_t cap = j->cap ? j->cap : 4096;
+            while (cap < j->len + len + 1)
+                cap *= 2;
+            char *b = realloc(j->body, cap);
+            if (!b)
+                return -1;
+            j->body = b;
+            j->cap = cap;
+        }
+        memcpy(j->body + j->len, in, len);
+        j->len += len;
+        j->body[j->len] = '\0';
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (!j || !s)
+            return -1;
+        answer(s, wsi, j);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE: {
+        if (!j || !j->headers_sent)
+            return 0;
+        static unsigned char buf[LWS_PRE + CHUNK];
+        size_t n = j->reply.len - j->sent;
+        if (n > CHUNK)
+            n = CHUNK;
+        int last = j->sent + n >= j->reply.len;
+        if (n)
+            memcpy(buf + LWS_PRE, j->reply.body + j->sent, n);
+        if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+            return -1;
+        j->sent += n;
+        if (!last) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+        pss->job = NULL;
+        job_free(j);
+        if (lws_http_transaction_completed(wsi))
+            return -1;
+        return 0;
+    }
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (j && s) {
+            pthread_mutex_lock(&s->mu);
+            if (j->in_worker)
+                j->orphaned = 1; /* the hand-back frees it */
+            else
+                job_free(j);
+            pthread_mutex_unlock(&s->mu);
+            pss->job = NULL;
+        }
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+        if (!s)
+            return 0;
+        pthread_mutex_lock(&s->mu);
+        struct job *done = s->done;
+        s->done = NULL;
+        pthread_mutex_unlock(&s->mu);
+        while (done) {
+            struct job *next = done->next;
+            done->in_worker = 0;
+            if (done->orphaned) {
+                job_free(done);
+            } else {
+                if (!done->reply.body)
+                    ext_error_reply(500, "no reply", &done->reply);
+                if (start_reply(done->wsi, done))
+                    lws_set_timeout(done->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+            }
+            done = next;
+        }
+        return 0;
+    }
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    {"http", callback, sizeof(struct pss), 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void lws_to_log(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    if (level & LLL_ERR)
+        log_err("lws: %.*s", (int)n, line);
+    else
+        log_debug("lws: %.*s", (int)n, line);
+}
+
+enum fs_err server_new(struct server **out, const struct server_opts *o, const struct server_app *app)
+{
+    *out = NULL;
+    struct server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return FS_ENOMEM;
+    s->o = *o;
+    s->app = *app;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_to_log);
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = o->port;
+    info.iface = o->address;
+    info.protocols = protocols;
+    info.user = s;
+    info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    if (o->tls_cert) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = o->tls_cert;
+        info.ssl_private_key_filepath = o->tls_key;
+        if (o->client_ca) {
+            info.ssl_ca_filepath = o->client_ca;
+            info.options |= LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
+        }
+    }
+    s->ctx = lws_create_context(&info);
+    if (!s->ctx) {
+        log_err("cannot listen on %s:%d (port in use or bad tls files?)", o->address ? o->address : "*", o->port);
+        server_free(s);
+        return FS_EIO;
+    }
+    s->n_threads = o->workers > 0 ? o->workers : 4;
+    s->threads = calloc((size_t)s->n_threads, sizeof(*s->threads));
+    if (!s->threads) {
+        server_free(s);
+        return FS_ENOMEM;
+    }
+    for (int i = 0; i < s->n_threads; i++)
+        if (pthread_create(&s->threads[i], NULL, worker, s) != 0) {
+            s->n_threads = i;
+            server_free(s);
+            return FS_ENOMEM;
+        }
+    *out = s;
+    return FS_OK;
+}
+
+enum fs_err server_run(struct server *s)
+{
+    while (!s->stop)
+        if (lws_service(s->ctx, 0) < 0)
+            return FS_EIO;
+    return FS_OK;
+}
+
+void server_stop(struct server *s)
+{
+    s->stop = 1;
+    if (s->ctx)
+        lws_cancel_service(s->ctx);
+}
+
+void server_free(struct server *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->n_threads; i++)
+        pthread_join(s->threads[i], NULL);
+    free(s->threads);
+    if (s->ctx)
+        lws_context_destroy(s->ctx);
+    while (s->queue) {
+        struct job *n = s->queue->next;
+        job_free(s->queue);
+        s->queue = n;
+    }
+    while (s->done) {
+        struct job *n = s->done->next;
+        job_free(s->done);
+        s->done = n;
+    }
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
