@@ -34,4 +34,19 @@ long kube_jitter_ms(long ms, double frac);
 /* Borrowed string at a dotted path ("metadata.name") or NULL. */
 const char *kube_json_str(const json_t *obj, const char *path);
 
+/* Streams a GET to fn as the body arrives (a watch). total_timeout_s bounds the request,
+ * stop aborts it. Returns like kube_request; on a non-2xx answer the body is collected into
+ * st instead of being streamed. fn returns 0 to go on, non-zero to stop (FS_OK then).
+ * *stream_err (may be NULL) is where fn reports why it stopped. */
+struct kube_client;
+struct kube_status;
+typedef int (*kube_stream_fn)(void *arg, const char *data, size_t len);
+enum fs_err kube_client_stream(struct kube_client *c, const char *path, long total_timeout_s,
+                               volatile int *stop, kube_stream_fn fn, void *arg,
+                               struct kube_status *st);
+
+/* Appends "&key=value" (or "?key=value" when buf has no '?') percent-encoding value;
+ * FS_ERANGE if it does not fit. */
+enum fs_err kube_query_add(char *buf, size_t len, const char *key, const char *value);
+
 #endif
