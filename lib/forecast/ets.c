@@ -370,6 +370,8 @@ struct ets_target {
     const double *y;
     size_t n;
     int free_season;       /* 1: s1..s_{m-1} are parameters */
+    int fix_ls;            /* 1: level and slope come from fixed_ls, not x */
+    double fixed_ls[2];
     const double *fixed_s; /* R-layout season when not free */
     double *state;         /* scratch: R-layout state */
     double *work;          /* scratch for the root test */
@@ -399,7 +401,7 @@ static double ets_objective(const double *x, void *ctx)
         return INFINITY;
     int ns = 1 + t->has_beta;
     for (int i = 0; i < ns; i++)
-        t->state[i] = x[k++];
+        t->state[i] = t->fix_ls ? t->fixed_ls[i] : x[k++];
     if (mod->spec.season != ETS_SEASON_NONE) {
         int m = mod->m;
         double sum = 0;
@@ -490,15 +492,31 @@ enum fs_err ets_fit(struct ets_model *mod, const double *y, size_t n, int m, str
     double sd = sqrt(fc_var(y, n));
     if (!(sd > 0))
         sd = fabs(state[0]) > 0 ? fabs(state[0]) : 1.0;
-    /* Two starts: R's initparam (small alpha), and a livelier one; the likelihood has
-     * several local optima and either start alone misses some of them. */
-    static const double starts[2][3] = {{-1, 0.1, 0.05}, {0.5, 0.3, 0.3}};
+    /* Phase 1: the smoothing parameters alone, initial states held at the
+     * decomposition's, from a few starts (the likelihood has several local optima).
+     * Phase 2: everything together from the best of them. Two phases cost far fewer
+     * evaluations than one search over all m + 5 dimensions from a cold start. */
+    static const double starts[3][3] = {{-1, 0.1, 0.05}, {0.5, 0.3, 0.3}, {0.2, 0.5, 0.8}};
     double *best = calloc((size_t)nx, sizeof(double));
     if (!best)
         goto out;
     double bestf = INFINITY;
     int evals = 0;
-    for (int st = 0; st < 2; st++) {
+    t.fix_ls = 1;
+    t.fixed_ls[0] = state[0];
+    t.fixed_ls[1] = t.has_beta ? state[1] : 0;
+    int free_season = t.free_season;
+    t.free_season = 0;
+    if (t.has_gamma && free_season) {
+        double sum = 0;
+        for (int j = 0; j < m - 1; j++) {
+            fixed[j] = state[ns + j];
+            sum += fixed[j];
+        }
+        fixed[m - 1] = (spec.season == ETS_SEASON_MUL ? m : 0) - sum;
+    }
+    int budget = opts && opts->max_evals > 0 ? opts->max_evals : 2000 + 40 * nx;
+    for (int st = 0; st < 3; st++) {
         double alpha = starts[st][0] > 0 ? starts[st][0] : LOWER_SMOOTH + 0.2 * (UPPER_SMOOTH - LOWER_SMOOTH) / m;
         int k = 0;
         x[k] = alpha;
@@ -515,34 +533,43 @@ enum fs_err ets_fit(struct ets_model *mod, const double *y, size_t n, int m, str
             x[k] = LOWER_PHI + 0.99 * (UPPER_PHI - LOWER_PHI);
             step[k++] = -0.05;
         }
-        x[k] = state[0];
-        step[k++] = 0.1 * sd;
-        if (t.has_beta) {
-            x[k] = state[1];
-            step[k++] = 0.01 * sd + 0.1 * fabs(state[1]);
-        }
-        if (t.free_season) {
-            for (int j = 0; j < m - 1; j++) {
-                x[k] = state[ns + j];
-                step[k++] = spec.season == ETS_SEASON_MUL ? 0.02 : 0.1 * sd;
-            }
-        }
-        struct nm_opts no = {.max_evals = opts && opts->max_evals > 0 ? opts->max_evals : 6000 + 100 * nx,
-                             .reltol = 1e-8,
-                             .restarts = 2};
+        struct nm_opts no = {.max_evals = 200 + 50 * nsmooth, .reltol = 1e-6, .restarts = 1};
         double fmin;
         int used = 0;
         if (!isfinite(ets_objective(x, &t)))
             continue; /* infeasible start, e.g. a multiplicative season with negative figures */
-        if (nm_minimise(ets_objective, &t, x, nx, step, NULL, NULL, &no, &fmin, &used) != FS_OK)
+        if (nm_minimise(ets_objective, &t, x, nsmooth, step, NULL, NULL, &no, &fmin, &used) != FS_OK)
             continue;
         evals += used;
         if (fmin < bestf) {
             bestf = fmin;
-            memcpy(best, x, sizeof(double) * (size_t)nx);
+            memcpy(best, x, sizeof(double) * (size_t)nsmooth);
         }
     }
-    memcpy(x, best, sizeof(double) * (size_t)nx);
+    t.fix_ls = 0;
+    t.free_season = free_season;
+    memcpy(x, best, sizeof(double) * (size_t)nsmooth);
+    int k = nsmooth;
+    for (int i = 0; i < nsmooth; i++)
+        step[i] = i == 0 || !t.has_phi || i < nsmooth - 1 ? 0.05 : -0.02;
+    x[k] = state[0];
+    step[k++] = 0.05 * sd;
+    if (t.has_beta) {
+        x[k] = state[1];
+        step[k++] = 0.01 * sd + 0.05 * fabs(state[1]);
+    }
+    if (t.free_season)
+        for (int j = 0; j < m - 1; j++) {
+            x[k] = state[ns + j];
+            step[k++] = spec.season == ETS_SEASON_MUL ? 0.01 : 0.05 * sd;
+        }
+    if (isfinite(bestf)) {
+        struct nm_opts no = {.max_evals = budget, .reltol = 1e-8, .restarts = 2};
+        double fmin;
+        int used = 0;
+        nm_minimise(ets_objective, &t, x, nx, step, NULL, NULL, &no, &fmin, &used);
+        evals += used;
+    }
     free(best);
     rc = FS_ERANGE;
     if (!isfinite(bestf) || !isfinite(ets_objective(x, &t)))

@@ -29,6 +29,8 @@ double fc_qnorm(double p)
         return p == 0.0 ? -INFINITY : NAN;
     if (!(p < 1.0))
         return p == 1.0 ? INFINITY : NAN;
+    if (p > 0.5)
+        return -fc_qnorm(1.0 - p); /* exact subtraction; the lower tail is the precise one */
     if (p < plow) {
         double q = sqrt(-2 * log(p));
         x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /

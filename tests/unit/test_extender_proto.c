@@ -368,6 +368,8 @@ static void test_malformed_requests(void **state)
                            "[{\"resources\":{\"requests\":{\"cpu\":\"lots\"}}}]}},\"NodeNames\":[]}";
         expect_400(c, badq, strlen(badq), "bad resource quantity", verb);
         expect_400(c, "\0\0", 2, "malformed json", verb);
+        /* jansson's message quotes the bad bytes: the reply must still be valid JSON */
+        expect_400(c, "{\"Zb\\\xde\x84U\xa3", 9, "malformed json", verb);
     }
     size_t big = EXT_MAX_BODY_DEFAULT + 1;
     char *huge = malloc(big);

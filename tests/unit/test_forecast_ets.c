@@ -182,6 +182,11 @@ static void test_ets_fit_reaches_r_optimum(void **state)
         /* where the likelihoods agree the fits are the same: forecasts within 3 % */
         if (fabs(mod.loglik - rl) < 0.5 && !(maxrel < 0.03))
             bad++;
+        /* ... and at the same optimum (likelihoods within 0.1), the same parameters */
+        if (fabs(mod.loglik - rl) < 0.1 &&
+            !(fabs(mod.par.alpha - rp.alpha) < 0.02 && fabs(mod.par.beta - rp.beta) < 0.02 &&
+              fabs(mod.par.gamma - rp.gamma) < 0.02 && fabs(mod.par.phi - rp.phi) < 0.02))
+            bad++;
         fc_result_release(&r);
         ets_release(&mod);
         fixture_release(&fx);

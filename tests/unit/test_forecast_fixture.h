@@ -19,13 +19,13 @@ struct fixture {
     size_t len[FIX_MAX_KEYS];
 };
 
-static const char *fixture_dir(void)
+static inline const char *fixture_dir(void)
 {
     const char *d = getenv("FORECAST_FIXTURES");
     return d ? d : "tests/fixtures/forecast";
 }
 
-static int fixture_load(struct fixture *fx, const char *name)
+static inline int fixture_load(struct fixture *fx, const char *name)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", fixture_dir(), name);
@@ -83,7 +83,7 @@ static int fixture_load(struct fixture *fx, const char *name)
     return 0;
 }
 
-static const double *fixture_get(const struct fixture *fx, const char *key, size_t *len)
+static inline const double *fixture_get(const struct fixture *fx, const char *key, size_t *len)
 {
     for (int k = 0; k < fx->nkeys; k++)
         if (strcmp(fx->key[k], key) == 0) {
@@ -96,7 +96,7 @@ static const double *fixture_get(const struct fixture *fx, const char *key, size
     return NULL;
 }
 
-static const char *fixture_text(const struct fixture *fx, const char *key)
+static inline const char *fixture_text(const struct fixture *fx, const char *key)
 {
     for (int k = 0; k < fx->nkeys; k++)
         if (strcmp(fx->key[k], key) == 0)
@@ -104,14 +104,14 @@ static const char *fixture_text(const struct fixture *fx, const char *key)
     return NULL;
 }
 
-static double fixture_num(const struct fixture *fx, const char *key)
+static inline double fixture_num(const struct fixture *fx, const char *key)
 {
     size_t n;
     const double *v = fixture_get(fx, key, &n);
     return v && n ? v[0] : NAN;
 }
 
-static void fixture_release(struct fixture *fx)
+static inline void fixture_release(struct fixture *fx)
 {
     for (int k = 0; k < fx->nkeys; k++) {
         free(fx->val[k]);
@@ -121,7 +121,7 @@ static void fixture_release(struct fixture *fx)
 }
 
 /* |a - b| <= tol * max(1, |b|) */
-static int close_rel(double a, double b, double tol)
+static inline int close_rel(double a, double b, double tol)
 {
     return fabs(a - b) <= tol * fmax(1.0, fabs(b));
 }

@@ -1,0 +1,271 @@
+/* Model choice, fallbacks and scaling around the model families: see forecast.h. */
+#include "forecast/forecast.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forecast/fc_math.h"
+#include "forecast/season.h"
+
+static const char *const method_names[] = {"auto", "ets", "hw", "arima", "naive", "snaive", "mean"};
+
+int fc_method_parse(const char *s)
+{
+    for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++)
+        if (strcmp(s, method_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *fc_method_name(enum fc_method m)
+{
+    return (unsigned)m < sizeof(method_names) / sizeof(method_names[0]) ? method_names[m] : "unknown";
+}
+
+void fc_model_release(struct fc_model *mod)
+{
+    ets_release(&mod->ets);
+    simple_release(&mod->simple);
+    memset(mod, 0, sizeof(*mod));
+}
+
+static enum fs_err fit_simple(struct fc_model *mod, enum simple_kind kind, const double *y, size_t n, int m)
+{
+    simple_release(&mod->simple);
+    enum fs_err rc = simple_fit(&mod->simple, kind, y, n, m);
+    if (rc != FS_OK)
+        return rc;
+    mod->method = kind == SIMPLE_NAIVE ? FC_NAIVE : kind == SIMPLE_SNAIVE ? FC_SNAIVE : FC_MEAN;
+    mod->m = kind == SIMPLE_SNAIVE ? m : 1;
+    if (kind == SIMPLE_SNAIVE)
+        snprintf(mod->name, sizeof(mod->name), "snaive(%d)", m);
+    else
+        snprintf(mod->name, sizeof(mod->name), "%s", kind == SIMPLE_NAIVE ? "naive" : "mean");
+    return FS_OK;
+}
+
+static enum fs_err fit_ets(struct fc_model *mod, enum fc_method method, const double *y, size_t n, int m,
+                           const struct fc_options *o)
+{
+    struct ets_fit_opts eo = {.max_evals = o->ets_max_evals};
+    ets_release(&mod->ets);
+    enum fs_err rc;
+    if (method == FC_HW) {
+        struct ets_spec sp = {ETS_ERR_ADD, ETS_TREND_ADD, m > 1 ? ETS_SEASON_ADD : ETS_SEASON_NONE};
+        rc = ets_fit(&mod->ets, y, n, m, sp, &eo);
+    } else {
+        rc = ets_fit_auto(&mod->ets, y, n, m, 0, &eo);
+    }
+    if (rc != FS_OK)
+        return rc;
+    mod->method = method;
+    mod->m = mod->ets.m;
+    ets_name(&mod->ets, mod->name, sizeof(mod->name));
+    return FS_OK;
+}
+
+/* Mean absolute error of a model fitted on y[0..cut) over y[cut..n). */
+static double holdout_mae(enum fc_method method, const double *y, size_t n, size_t cut, int m,
+                          const struct fc_options *o)
+{
+    struct fc_model tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.scale = 1;
+    enum fs_err rc = FS_EINVAL;
+    if (method == FC_SNAIVE)
+        rc = fit_simple(&tmp, SIMPLE_SNAIVE, y, cut, m);
+    else if (method == FC_NAIVE)
+        rc = fit_simple(&tmp, SIMPLE_NAIVE, y, cut, 1);
+    else
+        rc = fit_ets(&tmp, method, y, cut, m, o);
+    double mae = INFINITY;
+    struct fc_result r;
+    if (rc == FS_OK && fc_predict(&tmp, (int)(n - cut), NULL, 0, &r) == FS_OK) {
+        double s = 0;
+        size_t k = 0;
+        for (size_t i = cut; i < n; i++)
+            if (isfinite(y[i])) {
+                s += fabs(y[i] - r.mean[i - cut]);
+                k++;
+            }
+        mae = k ? s / (double)k : INFINITY;
+        fc_result_release(&r);
+    }
+    fc_model_release(&tmp);
+    return mae;
+}
+
+enum fs_err fc_fit(struct fc_model *mod, const double *y_in, size_t n_in, const struct fc_options *opts)
+{
+    struct fc_options o = opts ? *opts : (struct fc_options){0};
+    enum fs_err rc = FS_ENOMEM;
+    double *y = NULL;
+    memset(mod, 0, sizeof(*mod));
+    mod->scale = 1;
+    /* leading gaps carry nothing */
+    size_t start = 0;
+    while (start < n_in && isnan(y_in[start]))
+        start++;
+    size_t n = n_in - start;
+    size_t finite = 0;
+    double maxabs = 0, first = NAN;
+    int constant = 1;
+    for (size_t i = start; i < n_in; i++) {
+        if (isinf(y_in[i]))
+            return FS_EINVAL;
+        if (isnan(y_in[i]))
+            continue;
+        if (finite == 0)
+            first = y_in[i];
+        else if (y_in[i] != first)
+            constant = 0;
+        finite++;
+        maxabs = fmax(maxabs, fabs(y_in[i]));
+    }
+    if (finite == 0)
+        return FS_EDATA;
+    if (constant) {
+        mod->is_constant = 1;
+        mod->constant = first;
+        mod->method = FC_MEAN;
+        mod->m = 1;
+        mod->fallback = "constant series";
+        snprintf(mod->name, sizeof(mod->name), "constant");
+        return FS_OK;
+    }
+    if (maxabs > 1e6 || maxabs < 1e-3)
+        mod->scale = maxabs;
+    y = malloc(sizeof(double) * n);
+    if (!y)
+        return FS_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        y[i] = y_in[start + i] / mod->scale;
+
+    int m = o.season;
+    if (m <= 0) {
+        struct season_result sr;
+        m = 1;
+        if (season_detect(y, n, o.max_season, 0, &sr) == FS_OK && sr.count > 0) {
+            /* the shortest period nearly as strong as the best: a day rather than a week */
+            int best = 0;
+            for (int i = 1; i < sr.count; i++)
+                if (sr.p[i].acf >= 0.8 * sr.p[0].acf && sr.p[i].period < sr.p[best].period &&
+                    sr.p[best].period % sr.p[i].period == 0)
+                    best = i;
+            m = sr.p[best].period;
+        }
+    }
+    if (m > 1 && n < (size_t)(2 * m)) {
+        mod->fallback = "fewer than two seasons: season dropped";
+        if (o.method == FC_SNAIVE && n > (size_t)m)
+            mod->fallback = NULL;
+        else
+            m = 1;
+    }
+    enum fc_method method = o.method;
+    if (method == FC_ARIMA) {
+        mod->fallback = "arima not available in this build: ETS used";
+        method = FC_ETS;
+    }
+    if (method == FC_AUTO) {
+        size_t hold = (size_t)(o.horizon > 0 ? o.horizon : (m > 1 ? m : 10));
+        if (hold > n / 4)
+            hold = n / 4;
+        size_t cut = n - hold;
+        if (hold >= 4 && cut >= (size_t)(m > 1 ? 2 * m : 10) + 10) {
+            double e_ets = holdout_mae(FC_ETS, y, n, cut, m, &o);
+            double e_sn = m > 1 ? holdout_mae(FC_SNAIVE, y, n, cut, m, &o) : holdout_mae(FC_NAIVE, y, n, cut, 1, &o);
+            if (e_sn < e_ets)
+                method = m > 1 ? FC_SNAIVE : FC_NAIVE;
+            else
+                method = FC_ETS;
+        } else {
+            method = FC_ETS;
+        }
+    }
+    rc = FS_EINVAL;
+    switch (method) {
+    case FC_ETS:
+    case FC_HW:
+        if (finite < 10) {
+            mod->fallback = "too short for ETS: naive";
+            rc = fit_simple(mod, SIMPLE_NAIVE, y, n, 1);
+            break;
+        }
+        rc = fit_ets(mod, method, y, n, m, &o);
+        if (rc != FS_OK && rc != FS_ENOMEM) {
+            mod->fallback = "ETS fit failed: seasonal naive or naive";
+            rc = m > 1 ? fit_simple(mod, SIMPLE_SNAIVE, y, n, m) : FS_EDATA;
+            if (rc != FS_OK)
+                rc = fit_simple(mod, SIMPLE_NAIVE, y, n, 1);
+        }
+        break;
+    case FC_SNAIVE:
+        rc = m > 1 ? fit_simple(mod, SIMPLE_SNAIVE, y, n, m) : FS_EDATA;
+        if (rc == FS_EDATA) {
+            mod->fallback = "no season for seasonal naive: naive";
+            rc = fit_simple(mod, SIMPLE_NAIVE, y, n, 1);
+        }
+        break;
+    case FC_NAIVE:
+        rc = fit_simple(mod, SIMPLE_NAIVE, y, n, 1);
+        break;
+    case FC_MEAN:
+        rc = fit_simple(mod, SIMPLE_MEAN, y, n, 1);
+        break;
+    default:
+        rc = FS_EINVAL;
+    }
+    free(y);
+    return rc;
+}
+
+void fc_update(struct fc_model *mod, double y)
+{
+    if (mod->is_constant)
+        return;
+    y /= mod->scale;
+    if (mod->method == FC_ETS || mod->method == FC_HW)
+        ets_update(&mod->ets, y);
+    else
+        simple_update(&mod->simple, y);
+}
+
+enum fs_err fc_predict(const struct fc_model *mod, int h, const double *levels, int nlevels,
+                       struct fc_result *r)
+{
+    enum fs_err rc;
+    if (mod->is_constant) {
+        rc = fc_result_init(r, h, levels, nlevels);
+        if (rc != FS_OK)
+            return rc;
+        for (int i = 0; i < h; i++)
+            fc_result_set_normal(r, i, mod->constant, 0);
+        return FS_OK;
+    }
+    if (mod->method == FC_ETS || mod->method == FC_HW)
+        rc = ets_forecast(&mod->ets, h, levels, nlevels, r);
+    else
+        rc = simple_forecast(&mod->simple, h, levels, nlevels, r);
+    if (rc != FS_OK)
+        return rc;
+    size_t nb = (size_t)h * (size_t)nlevels;
+    for (int i = 0; i < h; i++)
+        r->mean[i] *= mod->scale;
+    for (size_t i = 0; i < nb; i++) {
+        r->lower[i] *= mod->scale;
+        r->upper[i] *= mod->scale;
+    }
+    for (int i = 0; i < h; i++)
+        if (!isfinite(r->mean[i]))
+            goto bad;
+    for (size_t i = 0; i < nb; i++)
+        if (!isfinite(r->lower[i]) || !isfinite(r->upper[i]))
+            goto bad;
+    return FS_OK;
+bad:
+    fc_result_release(r);
+    return FS_ERANGE;
+}
