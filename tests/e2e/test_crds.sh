@@ -34,6 +34,7 @@ echo "$res" | grep -Eq '^reservationpools +rp +foresight.sh/v1alpha1 +false +Res
 # --- valid samples ---------------------------------------------------------------------
 kubectl create namespace "$NS" >/dev/null
 for f in "$ROOT"/hack/examples/*.yaml; do
+  grep -q '^apiVersion: foresight.sh/' "$f" || continue   # other samples (plain pods) are not ours
   if grep -q '^kind: ReservationPool' "$f"; then
     # cluster-scoped: validate fully on the server without leaving an object behind
     out=$(kubectl create --dry-run=server -f "$f" 2>&1) && ok "accepted $(basename "$f") (server dry-run)" \
@@ -65,10 +66,10 @@ got=$(kubectl get mt etl-extract -n "$NS" -o jsonpath='{.status.phase}')
 kubectl patch mt etl-transform -n "$NS" --subresource=status --type=merge -p '{"status":{
   "phase":"Running","priority":612345,
   "reservation":{"node":"kwok-node-3"},
-  "prediction":{"peak":{"cpu":"1500m","memory":"768Mi","after":"4m30s"}},
+  "predictionSummary":{"cpuPeak":"1500m","memoryPeak":"768Mi","peakAfter":"4m30s"},
   "usage":{"error":"12.5%","mape":12.5},
   "progress":{"total":4,"running":4}}}' >/dev/null
-hdr=$(kubectl get mt -n "$NS" | head -1)
+hdr=$(kubectl get mt -n "$NS" | sed -n 1p)
 row=$(kubectl get mt etl-transform -n "$NS" --no-headers)
 if echo "$hdr" | grep -Eq '^NAME +TYPE +PHASE +NODE +CPU-PEAK +MEM-PEAK +PEAK-AT +ERROR +AGE$' &&
    echo "$row" | grep -Eq '^etl-transform +etl-transform +Running +kwok-node-3 +1500m +768Mi +4m30s +12.5% +'; then
@@ -81,7 +82,7 @@ echo "$wide" | grep -Eq ' 612345 +4 +' && ok "-o wide adds priority and children
 
 kubectl patch taskprofile etl-transform -n "$NS" --subresource=status --type=merge \
   -p '{"status":{"runs":5,"accuracy":"91.2%","mape":8.8}}' >/dev/null
-hdr=$(kubectl get taskprofiles -n "$NS" | head -1)
+hdr=$(kubectl get taskprofiles -n "$NS" | sed -n 1p)
 row=$(kubectl get taskprofiles -n "$NS" --no-headers)
 if echo "$hdr" | grep -Eq '^NAME +TYPE +RUNS +ACCURACY +LAST-LEARNT +AGE$' &&
    echo "$row" | grep -Eq '^etl-transform +etl-transform +5 +91.2% +'; then
@@ -107,7 +108,7 @@ for f in "$ROOT"/hack/examples/invalid/*.yaml; do
   if out=$(kubectl create --dry-run=server -n "$NS" -f "$f" 2>&1); then
     bad "accepted invalid $(basename "$f")"
   elif echo "$out" | grep -qF -- "$want"; then
-    ok "refused $(basename "$f"): ${out##*: }"
+    ok "refused $(basename "$f"): $(echo "$out" | grep -F -m1 -- "$want" | sed 's/^[* ]*//')"
   else
     bad "refused $(basename "$f") without saying '$want': $out"
   fi
