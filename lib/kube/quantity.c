@@ -93,7 +93,7 @@ static int interpret_suffix(const char *sfx, size_t n, int *base, long *exponent
         {"Pi", 2, 50, KUBE_Q_BINARY_SI},  {"Ei", 2, 60, KUBE_Q_BINARY_SI},
     };
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        if (strlen(table[i].s) == n && memcmp(table[i].s, sfx, n) == 0) {
+        if (strlen(table[i].s) == n && (n == 0 || memcmp(table[i].s, sfx, n) == 0)) {
             *base = table[i].base;
             *exponent = table[i].exp;
             *fmt = table[i].fmt;

@@ -51,7 +51,8 @@ static void test_dedup_and_order(void **state)
     assert_string_equal(k2, "ns/b");
     char *none;
     assert_int_equal(kube_workqueue_get(q, &none, 0), FS_ETIMEOUT); /* ns/a is still processing */
-    kube_workqueue_done(q, "ns/b");
+    kube_workqueue_done(q, k2);
+    free(k2);
     kube_workqueue_done(q, k);
     free(k);
     assert_int_equal(kube_workqueue_len(q), 1);
