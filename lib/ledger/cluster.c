@@ -133,8 +133,8 @@ enum fs_err cluster_init(struct cluster *c, const struct ledger_config *cfg, int
     enum fs_err rc = ledger_new(cfg, now, &c->ledger);
     if (rc != FS_OK)
         return rc;
-    strmap_init(&c->pods);
-    strmap_init(&c->microtasks);
+    lmap_init(&c->pods);
+    lmap_init(&c->microtasks);
     pthread_mutex_init(&c->mu, NULL);
     return FS_OK;
 }
@@ -151,13 +151,13 @@ void cluster_release(struct cluster *c)
 {
     size_t pos = 0;
     void *v;
-    while (strmap_next(&c->pods, &pos, NULL, &v))
+    while (lmap_next(&c->pods, &pos, NULL, &v))
         free(v);
     pos = 0;
-    while (strmap_next(&c->microtasks, &pos, NULL, &v))
+    while (lmap_next(&c->microtasks, &pos, NULL, &v))
         curve_free(v);
-    strmap_release(&c->pods);
-    strmap_release(&c->microtasks);
+    lmap_release(&c->pods);
+    lmap_release(&c->microtasks);
     ledger_free(c->ledger);
     pthread_mutex_destroy(&c->mu);
     memset(c, 0, sizeof(*c));
@@ -179,7 +179,7 @@ static const struct curve *prediction_of(struct cluster *c, const struct cluster
     if (!p->microtask[0])
         return NULL;
     snprintf(key, sizeof(key), "%s/%s", p->ns, p->microtask);
-    return strmap_get(&c->microtasks, key);
+    return lmap_get(&c->microtasks, key);
 }
 
 enum fs_err cluster_pod_shape(struct cluster *c, const struct cluster_pod *p, int64_t start_s,
@@ -230,7 +230,7 @@ enum fs_err cluster_node_upsert(struct cluster *c, const json_t *node)
         /* pods seen before their node: claim them now */
         size_t pos = 0;
         void *v;
-        while (strmap_next(&c->pods, &pos, NULL, &v)) {
+        while (lmap_next(&c->pods, &pos, NULL, &v)) {
             struct cluster_pod *p = v;
             if (strcmp(p->node, name) == 0)
                 (void)sync_claim(c, p, p->bound_s);
@@ -256,12 +256,12 @@ enum fs_err cluster_pod_upsert(struct cluster *c, const json_t *pod, int64_t now
     if (rc != FS_OK)
         return rc;
     cluster_lock(c);
-    struct cluster_pod *p = strmap_get(&c->pods, parsed.uid);
+    struct cluster_pod *p = lmap_get(&c->pods, parsed.uid);
     if (!p) {
         rc = FS_ENOMEM;
         if (!(p = malloc(sizeof(*p))))
             goto out;
-        if ((rc = strmap_put(&c->pods, parsed.uid, p)) != FS_OK) {
+        if ((rc = lmap_put(&c->pods, parsed.uid, p)) != FS_OK) {
             free(p);
             goto out;
         }
@@ -283,7 +283,7 @@ enum fs_err cluster_pod_delete(struct cluster *c, const json_t *pod)
 {
     const char *uid = jstr(json_object_get(pod, "metadata"), "uid");
     cluster_lock(c);
-    free(strmap_del(&c->pods, uid));
+    free(lmap_del(&c->pods, uid));
     (void)ledger_release(c->ledger, uid);
     cluster_unlock(c);
     return FS_OK;
@@ -294,7 +294,7 @@ static void resync_microtask(struct cluster *c, const char *ns, const char *name
 {
     size_t pos = 0;
     void *v;
-    while (strmap_next(&c->pods, &pos, NULL, &v)) {
+    while (lmap_next(&c->pods, &pos, NULL, &v)) {
         struct cluster_pod *p = v;
         if (strcmp(p->ns, ns) == 0 && strcmp(p->microtask, name) == 0 && p->node[0])
             (void)sync_claim(c, p, now);
@@ -325,8 +325,8 @@ enum fs_err cluster_microtask_upsert(struct cluster *c, const json_t *mt, int64_
     cluster_lock(c);
     if (rc == FS_EPARSE)
         c->prediction_errors++;
-    struct curve *old = strmap_get(&c->microtasks, key);
-    enum fs_err prc = strmap_put(&c->microtasks, key, cv);
+    struct curve *old = lmap_get(&c->microtasks, key);
+    enum fs_err prc = lmap_put(&c->microtasks, key, cv);
     if (prc != FS_OK) {
         curve_free(cv);
         rc = prc;
@@ -345,7 +345,7 @@ enum fs_err cluster_microtask_delete(struct cluster *c, const json_t *mt, int64_
     char key[320];
     snprintf(key, sizeof(key), "%s/%s", ns, name);
     cluster_lock(c);
-    curve_free(strmap_del(&c->microtasks, key));
+    curve_free(lmap_del(&c->microtasks, key));
     /* its pods, if any remain, fall back to their requests */
     resync_microtask(c, ns, name, now);
     cluster_unlock(c);
@@ -354,7 +354,7 @@ enum fs_err cluster_microtask_delete(struct cluster *c, const json_t *mt, int64_
 
 void cluster_pod_unclaim_locked(struct cluster *c, const char *uid, int64_t now)
 {
-    struct cluster_pod *p = strmap_get(&c->pods, uid);
+    struct cluster_pod *p = lmap_get(&c->pods, uid);
     (void)ledger_release(c->ledger, uid);
     if (p && p->node[0])
         (void)sync_claim(c, p, now);
@@ -362,7 +362,7 @@ void cluster_pod_unclaim_locked(struct cluster *c, const char *uid, int64_t now)
 
 const struct cluster_pod *cluster_pod_get_locked(struct cluster *c, const char *uid)
 {
-    return strmap_get(&c->pods, uid);
+    return lmap_get(&c->pods, uid);
 }
 
 void cluster_stats(struct cluster *c, struct cluster_stats *out)
@@ -375,7 +375,7 @@ void cluster_stats(struct cluster *c, struct cluster_stats *out)
     out->claims = c->ledger->claims.len;
     size_t pos = 0;
     void *v;
-    while (strmap_next(&c->microtasks, &pos, NULL, &v))
+    while (lmap_next(&c->microtasks, &pos, NULL, &v))
         out->predictions += v != NULL;
     out->prediction_errors = c->prediction_errors;
     cluster_unlock(c);

@@ -26,7 +26,7 @@
 #include "common/fs_err.h"
 #include "ledger/curve.h"
 #include "ledger/ledger.h"
-#include "ledger/strmap.h"
+#include "ledger/lmap.h"
 
 #define CLUSTER_LABEL_MICROTASK "foresight.sh/microtask"
 #define CLUSTER_ANNOTATION_NETWORK "foresight.sh/network-bytes-per-second"
@@ -51,8 +51,8 @@ struct cluster_stats {
 struct cluster {
     pthread_mutex_t mu;
     struct ledger *ledger;
-    struct strmap pods;       /* uid -> struct cluster_pod */
-    struct strmap microtasks; /* "ns/name" -> struct curve (NULL when no valid prediction) */
+    struct lmap pods;       /* uid -> struct cluster_pod */
+    struct lmap microtasks; /* "ns/name" -> struct curve (NULL when no valid prediction) */
     unsigned long prediction_errors;
 };
 

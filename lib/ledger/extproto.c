@@ -69,27 +69,53 @@ static void sb_puts(struct sb *b, const char *s)
     sb_putn(b, s, strlen(s));
 }
 
-/* A JSON string literal with its quotes. */
-static void sb_json_str(struct sb *b, const char *s)
+/* Length of the valid UTF-8 sequence at s, 0 if invalid (overlongs and surrogates too). */
+static size_t utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+    if (!n || (s[0] >= 0xf0 && s[0] > 0xf4))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) || (s[0] == 0xf0 && s[1] < 0x90) ||
+        (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+/* A JSON string literal with its quotes; invalid UTF-8 (e.g. echoed from a bad request)
+ * becomes U+FFFD so that the reply is always valid JSON. */
+static void sb_json_str(struct sb *b, const char *str)
 {
     static const char hex[] = "0123456789abcdef";
-    sb_grow(b, strlen(s) + 2);
+    const unsigned char *s = (const unsigned char *)str;
+    sb_grow(b, strlen(str) + 2);
     sb_putn(b, "\"", 1);
-    const char *run = s;
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
+    const unsigned char *run = s;
+    while (*s) {
+        unsigned char ch = *s;
+        size_t n = utf8_len(s);
+        if (n >= 1 && ch >= 0x20 && ch != '"' && ch != '\\') {
+            s += n;
             continue;
-        sb_putn(b, run, (size_t)(s - run));
-        char esc[7] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15], 0};
-        if (ch == '"' || ch == '\\') {
-            esc[1] = (char)ch;
-            esc[2] = 0;
         }
-        sb_puts(b, esc);
-        run = s + 1;
+        sb_putn(b, (const char *)run, (size_t)(s - run));
+        if (n == 0) {
+            sb_puts(b, "\\ufffd");
+        } else if (ch == '"' || ch == '\\') {
+            char esc[3] = {'\\', (char)ch, 0};
+            sb_puts(b, esc);
+        } else {
+            char esc[7] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15], 0};
+            sb_puts(b, esc);
+        }
+        s++;
+        run = s;
     }
-    sb_putn(b, run, (size_t)(s - run));
+    sb_putn(b, (const char *)run, (size_t)(s - run));
     sb_putn(b, "\"", 1);
 }
 
@@ -254,7 +280,7 @@ struct decision {
 };
 
 static enum fs_err decide(struct cluster *c, const struct args *a, int64_t now, struct ext_counters *ctr,
-                          struct decision *d)
+                          struct decision *d, int want_score)
 {
     struct ledger_shape s;
     int from_pred = 0;
@@ -270,8 +296,10 @@ static enum fs_err decide(struct cluster *c, const struct args *a, int64_t now, 
     }
     for (size_t i = 0; i < a->n; i++) {
         d[i].node = ledger_node_get(c->ledger, a->names[i]);
-        if (d[i].node)
+        if (d[i].node && want_score)
             ledger_check(c->ledger, d[i].node, &s, &d[i].fit);
+        else if (d[i].node)
+            ledger_check_fit(c->ledger, d[i].node, &s, &d[i].fit);
         else
             memset(&d[i].fit, 0, sizeof(d[i].fit));
     }
@@ -300,7 +328,7 @@ void ext_filter(struct cluster *c, const char *body, size_t len, int64_t now, st
         goto out;
     }
     cluster_lock(c);
-    rc = decide(c, &a, now, ctr, d);
+    rc = decide(c, &a, now, ctr, d, 0);
     if (rc != FS_OK) {
         cluster_unlock(c);
         snprintf(err, sizeof(err), "cannot model the pod: %s", fs_strerror(rc));
@@ -387,7 +415,7 @@ void ext_prioritize(struct cluster *c, const char *body, size_t len, int64_t now
         goto out;
     }
     cluster_lock(c);
-    rc = decide(c, &a, now, NULL, d);
+    rc = decide(c, &a, now, NULL, d, 1);
     cluster_unlock(c);
     if (rc != FS_OK) {
         snprintf(err, sizeof(err), "cannot model the pod: %s", fs_strerror(rc));

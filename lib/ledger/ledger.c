@@ -74,8 +74,8 @@ enum fs_err ledger_new(const struct ledger_config *cfg, int64_t now, struct ledg
         return FS_ENOMEM;
     l->cfg = *cfg;
     l->base = floor_div(now, cfg->step_s);
-    strmap_init(&l->by_name);
-    strmap_init(&l->claims);
+    lmap_init(&l->by_name);
+    lmap_init(&l->claims);
     *out = l;
     return FS_OK;
 }
@@ -105,13 +105,13 @@ void ledger_free(struct ledger *l)
         return;
     size_t pos = 0;
     void *v;
-    while (strmap_next(&l->claims, &pos, NULL, &v))
+    while (lmap_next(&l->claims, &pos, NULL, &v))
         claim_free(v);
     for (size_t i = 0; i < l->n_nodes; i++)
         node_free(l->nodes[i]);
     free(l->nodes);
-    strmap_release(&l->by_name);
-    strmap_release(&l->claims);
+    lmap_release(&l->by_name);
+    lmap_release(&l->claims);
     free(l);
 }
 
@@ -149,7 +149,7 @@ void ledger_advance(struct ledger *l, int64_t now)
 
 struct ledger_node *ledger_node_get(const struct ledger *l, const char *name)
 {
-    return strmap_get(&l->by_name, name);
+    return lmap_get(&l->by_name, name);
 }
 
 enum fs_err ledger_node_set(struct ledger *l, const char *name, const int64_t alloc[LEDGER_NRES])
@@ -181,7 +181,7 @@ enum fs_err ledger_node_set(struct ledger *l, const char *name, const int64_t al
         l->nodes = nodes;
         l->cap_nodes = cap;
     }
-    if ((rc = strmap_put(&l->by_name, name, n)) != FS_OK)
+    if ((rc = lmap_put(&l->by_name, name, n)) != FS_OK)
         goto out;
     n->index = l->n_nodes;
     l->nodes[l->n_nodes++] = n;
@@ -236,12 +236,12 @@ static enum fs_err claim_attach(struct ledger *l, struct ledger_claim *c, struct
 
 enum fs_err ledger_node_remove(struct ledger *l, const char *name)
 {
-    struct ledger_node *n = strmap_del(&l->by_name, name);
+    struct ledger_node *n = lmap_del(&l->by_name, name);
     if (!n)
         return FS_ENOTFOUND;
     for (size_t i = 0; i < n->n_claims; i++) {
         struct ledger_claim *c = n->claims[i];
-        strmap_del(&l->claims, c->key);
+        lmap_del(&l->claims, c->key);
         claim_free(c);
     }
     l->nodes[n->index] = l->nodes[--l->n_nodes];
@@ -340,8 +340,8 @@ static int score_of(double rise, double after)
     return (int)lround(x);
 }
 
-void ledger_check(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
-                  struct ledger_fit *out)
+static void check(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
+                  struct ledger_fit *out, int want_score)
 {
     uint32_t steps = l->cfg.n_steps;
     memset(out, 0, sizeof(*out));
@@ -356,6 +356,8 @@ void ledger_check(const struct ledger *l, const struct ledger_node *n, const str
     for (int r = 0; r < LEDGER_NRES; r++)
         if (n->limit[r] != INT64_MAX && n->peak[r] + s->peak[r] > n->limit[r])
             fast = 0;
+    if (fast && !want_score)
+        return; /* fits everywhere; no score asked for */
     if (s->flat && lo == l->base) {
         /* flat over the whole horizon: the node's peak is the window's peak */
         for (int r = 0; r < LEDGER_NRES; r++) {
@@ -365,8 +367,8 @@ void ledger_check(const struct ledger *l, const struct ledger_node *n, const str
         if (fast)
             goto score;
     }
-    for (int64_t k = lo; k < hi; k++) {
-        size_t slot = slot_of(l, k);
+    size_t slot = lo < hi ? slot_of(l, lo) : 0;
+    for (int64_t k = lo; k < hi; k++, slot = slot + 1 == steps ? 0 : slot + 1) {
         for (int r = 0; r < LEDGER_NRES; r++) {
             int64_t have = n->ring[(size_t)r * steps + slot];
             int64_t need = s->flat ? s->flat_v[r] : s->v[r][k - s->first];
@@ -404,9 +406,21 @@ score:
     out->score = out->fits ? score_of(out->rise, out->after) : 0;
 }
 
+void ledger_check(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
+                  struct ledger_fit *out)
+{
+    check(l, n, s, out, 1);
+}
+
+void ledger_check_fit(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
+                      struct ledger_fit *out)
+{
+    check(l, n, s, out, 0);
+}
+
 const struct ledger_claim *ledger_claim_get(const struct ledger *l, const char *key)
 {
-    return strmap_get(&l->claims, key);
+    return lmap_get(&l->claims, key);
 }
 
 enum fs_err ledger_claim(struct ledger *l, const char *key, const char *node, const struct ledger_shape *s,
@@ -423,7 +437,7 @@ enum fs_err ledger_claim(struct ledger *l, const char *key, const char *node, co
         return FS_ENOTFOUND;
     if (!key || !*key)
         return FS_EINVAL;
-    struct ledger_claim *old = strmap_get(&l->claims, key);
+    struct ledger_claim *old = lmap_get(&l->claims, key);
     struct ledger_node *old_node = old ? old->node : NULL;
     /* check without the old claim: a revised curve replaces it, it does not add to it */
     if (old)
@@ -440,7 +454,7 @@ enum fs_err ledger_claim(struct ledger *l, const char *key, const char *node, co
         goto out;
     if ((rc = claim_attach(l, c, n)) != FS_OK)
         goto out;
-    if ((rc = strmap_put(&l->claims, key, c)) != FS_OK) {
+    if ((rc = lmap_put(&l->claims, key, c)) != FS_OK) {
         claim_detach(l, c);
         goto out;
     }
@@ -454,7 +468,7 @@ enum fs_err ledger_claim(struct ledger *l, const char *key, const char *node, co
 out:
     if (old && claim_attach(l, old, old_node) != FS_OK) {
         /* cannot restore: drop it rather than keep a claim that the ring does not hold */
-        strmap_del(&l->claims, key);
+        lmap_del(&l->claims, key);
         claim_free(old);
         l->generation++;
     }
@@ -464,7 +478,7 @@ out:
 
 enum fs_err ledger_release(struct ledger *l, const char *key)
 {
-    struct ledger_claim *c = strmap_del(&l->claims, key);
+    struct ledger_claim *c = lmap_del(&l->claims, key);
     if (!c)
         return FS_ENOTFOUND;
     claim_detach(l, c);

@@ -17,7 +17,7 @@
 
 #include "common/fs_err.h"
 #include "ledger/curve.h"
-#include "ledger/strmap.h"
+#include "ledger/lmap.h"
 
 #define LEDGER_NRES CURVE_NRES
 /* allocatable of a resource the node does not declare (e.g. network): never checked */
@@ -65,8 +65,8 @@ struct ledger {
     uint64_t generation; /* bumped on every change, for caches of decisions */
     struct ledger_node **nodes;
     size_t n_nodes, cap_nodes;
-    struct strmap by_name; /* node name -> struct ledger_node */
-    struct strmap claims;  /* key -> struct ledger_claim */
+    struct lmap by_name; /* node name -> struct ledger_node */
+    struct lmap claims;  /* key -> struct ledger_claim */
 };
 
 /* Outcome of checking one shape against one node. */
@@ -105,6 +105,11 @@ int64_t ledger_shape_at(const struct ledger_shape *s, enum curve_res r, int64_t 
 /* Checks the shape on the node over the horizon and scores it (never modifies the ledger). */
 void ledger_check(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
                   struct ledger_fit *out);
+
+/* The same without the score (rise, after, score stay 0 when it fits): O(1) for nodes
+ * whose peak leaves room for the pod's peak. Used by filter. */
+void ledger_check_fit(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
+                      struct ledger_fit *out);
 
 #define LEDGER_FORCE 1 /* record the claim even if it does not fit (state that already exists) */
 /* Claims the shape on node under key, replacing an existing claim of that key (also on

@@ -1,13 +1,13 @@
 /* String-keyed open-addressing hash map (FNV-1a, linear probing, tombstones on delete).
  * Grows at 70 % occupancy including tombstones, so probes always end at an empty slot. */
-#include "ledger/strmap.h"
+#include "ledger/lmap.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 static char tomb;
-#define STRMAP_TOMB (&tomb)
+#define LMAP_TOMB (&tomb)
 
 static uint64_t hash(const char *s)
 {
@@ -17,51 +17,51 @@ static uint64_t hash(const char *s)
     return h;
 }
 
-void strmap_init(struct strmap *m)
+void lmap_init(struct lmap *m)
 {
     memset(m, 0, sizeof(*m));
 }
 
-void strmap_release(struct strmap *m)
+void lmap_release(struct lmap *m)
 {
     for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].key && m->slots[i].key != STRMAP_TOMB)
+        if (m->slots[i].key && m->slots[i].key != LMAP_TOMB)
             free(m->slots[i].key);
     free(m->slots);
-    strmap_init(m);
+    lmap_init(m);
 }
 
-static struct strmap_slot *find(const struct strmap *m, const char *key)
+static struct lmap_slot *find(const struct lmap *m, const char *key)
 {
     if (!m->cap)
         return NULL;
     size_t mask = m->cap - 1;
     for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
-        struct strmap_slot *s = &m->slots[i];
+        struct lmap_slot *s = &m->slots[i];
         if (!s->key)
             return NULL;
-        if (s->key != STRMAP_TOMB && strcmp(s->key, key) == 0)
+        if (s->key != LMAP_TOMB && strcmp(s->key, key) == 0)
             return s;
     }
 }
 
-void *strmap_get(const struct strmap *m, const char *key)
+void *lmap_get(const struct lmap *m, const char *key)
 {
-    struct strmap_slot *s = find(m, key);
+    struct lmap_slot *s = find(m, key);
     return s ? s->value : NULL;
 }
 
-static enum fs_err grow(struct strmap *m)
+static enum fs_err grow(struct lmap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 16;
     if (m->len * 2 < m->cap)
         cap = m->cap; /* mostly tombstones: rehash at the same size */
-    struct strmap_slot *slots = calloc(cap, sizeof(*slots));
+    struct lmap_slot *slots = calloc(cap, sizeof(*slots));
     if (!slots)
         return FS_ENOMEM;
     for (size_t i = 0; i < m->cap; i++) {
-        struct strmap_slot *s = &m->slots[i];
-        if (!s->key || s->key == STRMAP_TOMB)
+        struct lmap_slot *s = &m->slots[i];
+        if (!s->key || s->key == LMAP_TOMB)
             continue;
         size_t j = hash(s->key) & (cap - 1);
         while (slots[j].key)
@@ -75,9 +75,9 @@ static enum fs_err grow(struct strmap *m)
     return FS_OK;
 }
 
-enum fs_err strmap_put(struct strmap *m, const char *key, void *value)
+enum fs_err lmap_put(struct lmap *m, const char *key, void *value)
 {
-    struct strmap_slot *s = find(m, key);
+    struct lmap_slot *s = find(m, key);
     if (s) {
         s->value = value;
         return FS_OK;
@@ -92,7 +92,7 @@ enum fs_err strmap_put(struct strmap *m, const char *key, void *value)
         return FS_ENOMEM;
     size_t mask = m->cap - 1;
     size_t i = hash(key) & mask;
-    while (m->slots[i].key && m->slots[i].key != STRMAP_TOMB)
+    while (m->slots[i].key && m->slots[i].key != LMAP_TOMB)
         i = (i + 1) & mask;
     if (!m->slots[i].key)
         m->used++;
@@ -102,24 +102,24 @@ enum fs_err strmap_put(struct strmap *m, const char *key, void *value)
     return FS_OK;
 }
 
-void *strmap_del(struct strmap *m, const char *key)
+void *lmap_del(struct lmap *m, const char *key)
 {
-    struct strmap_slot *s = find(m, key);
+    struct lmap_slot *s = find(m, key);
     if (!s)
         return NULL;
     void *v = s->value;
     free(s->key);
-    s->key = STRMAP_TOMB;
+    s->key = LMAP_TOMB;
     s->value = NULL;
     m->len--;
     return v;
 }
 
-int strmap_next(const struct strmap *m, size_t *pos, const char **key, void **value)
+int lmap_next(const struct lmap *m, size_t *pos, const char **key, void **value)
 {
     while (*pos < m->cap) {
-        struct strmap_slot *s = &m->slots[(*pos)++];
-        if (s->key && s->key != STRMAP_TOMB) {
+        struct lmap_slot *s = &m->slots[(*pos)++];
+        if (s->key && s->key != LMAP_TOMB) {
             if (key)
                 *key = s->key;
             if (value)

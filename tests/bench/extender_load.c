@@ -1,0 +1,161 @@
+/* Load generator for `make bench-extender`.
+ *   extender_load gen NODES FILE     writes a v1 List: NODES nodes (8 cpu, 32Gi), on each a
+ *                                    pod with requests and a MicroTask pod with a 1 h predicted
+ *                                    curve (120 steps of 30 s) whose peak moves from node to node
+ *   extender_load run URL NODES N    sends N filter+prioritize pairs (nodeCacheCapable form, all
+ *                                    NODES names, a MicroTask pod with a 1 h curve) over one
+ *                                    keep-alive connection; prints p50/p99/max in ms per pair */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "ledger/curve.h"
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static json_t *prediction(int64_t start, int shift)
+{
+    json_t *cpu = json_array(), *mem = json_array();
+    for (int k = 0; k < 120; k++) {
+        int peak = ((k + shift) % 120) < 20;
+        json_array_append_new(cpu, json_real(peak ? 2.0 : 0.5));
+        json_array_append_new(mem, json_integer(peak ? 4LL << 30 : 1LL << 30));
+    }
+    char ts[40];
+    rfc3339_format(start, ts, sizeof(ts));
+    return json_pack("{s:s, s:i, s:s, s:{s:{s:o}, s:{s:o}}}", "model", "bench", "stepSeconds", 30, "start", ts,
+                     "curves", "cpu", "p90", cpu, "memory", "p90", mem);
+}
+
+static int gen(int nodes, const char *path)
+{
+    json_t *items = json_array();
+    int64_t now = (int64_t)time(NULL);
+    char name[64], uid[64];
+    for (int i = 0; i < nodes; i++) {
+        snprintf(name, sizeof(name), "node-%05d", i);
+        json_array_append_new(items, json_pack("{s:s, s:{s:s}, s:{s:{s:s, s:s}}}", "kind", "Node", "metadata", "name",
+                                               name, "status", "allocatable", "cpu", "8", "memory", "32Gi"));
+        snprintf(uid, sizeof(uid), "plain-%d", i);
+        json_array_append_new(
+            items, json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:[{s:s, s:{s:{s:s, s:s}}}]}, s:{s:s}}", "kind", "Pod",
+                             "metadata", "name", uid, "namespace", "default", "uid", uid, "spec", "nodeName", name,
+                             "containers", "name", "c", "resources", "requests", "cpu", "1", "memory", "2Gi", "status",
+                             "phase", "Running"));
+        snprintf(uid, sizeof(uid), "mt-%d", i);
+        json_array_append_new(items, json_pack("{s:s, s:{s:s, s:s}, s:{s:o}}", "kind", "MicroTask", "metadata", "name",
+                                               uid, "namespace", "default", "status", "prediction",
+                                               prediction(now, (i * 7) % 120)));
+        json_array_append_new(
+            items, json_pack("{s:s, s:{s:s, s:s, s:s, s:{s:s}}, s:{s:s, s:[{s:s}]}, s:{s:s}}", "kind", "Pod", "metadata",
+                             "name", uid, "namespace", "default", "uid", uid, "labels", "foresight.sh/microtask", uid,
+                             "spec", "nodeName", name, "containers", "name", "c", "status", "phase", "Running"));
+    }
+    json_t *list = json_pack("{s:s, s:s, s:o}", "apiVersion", "v1", "kind", "List", "items", items);
+    int rc = json_dump_file(list, path, JSON_COMPACT);
+    json_decref(list);
+    return rc == 0 ? 0 : 1;
+}
+
+static size_t sink(char *p, size_t s, size_t n, void *arg)
+{
+    (void)p;
+    *(size_t *)arg += s * n;
+    return s * n;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int post(CURL *h, const char *url, const char *body, size_t len)
+{
+    size_t got = 0;
+    long code = 0;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
+    if (curl_easy_perform(h) != CURLE_OK)
+        return -1;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    return code == 200 && got > 2 ? 0 : -1;
+}
+
+static int run(const char *base, int nodes, int n)
+{
+    json_t *names = json_array();
+    char name[64], url_f[512], url_p[512];
+    for (int i = 0; i < nodes; i++) {
+        snprintf(name, sizeof(name), "node-%05d", i);
+        json_array_append_new(names, json_string(name));
+    }
+    /* the pod being scheduled: a MicroTask pod whose prediction the extender holds (mt-1) */
+    json_t *pod = json_pack("{s:{s:s, s:s, s:s, s:{s:s}}, s:{s:[{s:s, s:{s:{s:s, s:s}}}]}}", "metadata", "name",
+                            "bench", "namespace", "default", "uid", "bench-uid", "labels", "foresight.sh/microtask",
+                            "mt-1", "spec", "containers", "name", "c", "resources", "requests", "cpu", "2", "memory",
+                            "4Gi");
+    json_t *args = json_pack("{s:o, s:n, s:o}", "Pod", pod, "Nodes", "NodeNames", names);
+    char *body = json_dumps(args, JSON_COMPACT);
+    json_decref(args);
+    if (!body)
+        return 1;
+    size_t len = strlen(body);
+    snprintf(url_f, sizeof(url_f), "%s/filter", base);
+    snprintf(url_p, sizeof(url_p), "%s/prioritize", base);
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    double *lat = calloc((size_t)n, sizeof(double));
+    int errors = 0;
+    for (int i = -n / 10; i < n; i++) { /* a tenth of warm-up */
+        double t0 = mono();
+        int rc = post(h, url_f, body, len) | post(h, url_p, body, len);
+        double dt = mono() - t0;
+        if (rc)
+            errors++;
+        if (i >= 0)
+            lat[i] = dt * 1000.0;
+    }
+    qsort(lat, (size_t)n, sizeof(double), cmp);
+    printf("nodes=%d pairs=%d body_bytes=%zu p50_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%d\n", nodes, n, len,
+           lat[n / 2], lat[(n * 99) / 100], lat[n - 1], errors);
+    free(lat);
+    free(body);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    return errors ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "gen") == 0) {
+        long nodes = strtol(argv[2], NULL, 10);
+        return gen(nodes > 0 && nodes < 1000000 ? (int)nodes : 1, argv[3]);
+    }
+    if (argc == 5 && strcmp(argv[1], "run") == 0) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        long nodes = strtol(argv[3], NULL, 10), pairs = strtol(argv[4], NULL, 10);
+        if (nodes < 1 || nodes > 100000 || pairs < 10 || pairs > 1000000) {
+            fprintf(stderr, "extender_load: NODES 1..100000, PAIRS 10..1000000\n");
+            return 2;
+        }
+        int rc = run(argv[2], (int)nodes, (int)pairs);
+        curl_global_cleanup();
+        return rc;
+    }
+    fprintf(stderr, "usage: extender_load gen NODES FILE | run URL NODES PAIRS\n");
+    return 2;
+}
