@@ -1,0 +1,128 @@
+/* Online anomaly detectors: see anomaly.h. */
+#include "forecast/anomaly.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum fs_err kofn_init(struct kofn *d, int k, int n)
+{
+    memset(d, 0, sizeof(*d));
+    if (n < 1 || n > 64 || k < 1 || k > n)
+        return FS_EINVAL;
+    d->k = k;
+    d->n = n;
+    return FS_OK;
+}
+
+int kofn_push(struct kofn *d, int violation)
+{
+    uint64_t mask = d->n == 64 ? ~0ull : ((1ull << d->n) - 1);
+    d->bits = ((d->bits << 1) | (violation ? 1u : 0u)) & mask;
+    return __builtin_popcountll(d->bits) >= d->k;
+}
+
+enum fs_err hw_aberrant_init(struct hw_aberrant *h, int m, double alpha, double beta, double gamma, double delta,
+                             int threshold, int window)
+{
+    memset(h, 0, sizeof(*h));
+    if (m < 1 || m > 100000 || !(alpha > 0 && alpha < 1) || !(beta >= 0 && beta < 1) || !(gamma > 0 && gamma < 1) ||
+        !(delta > 0) || window < 1 || window > 64 || threshold < 1 || threshold > window)
+        return FS_EINVAL;
+    h->m = m;
+    h->alpha = alpha;
+    h->beta = beta;
+    h->gamma = gamma;
+    h->delta_pos = h->delta_neg = delta;
+    h->threshold = threshold;
+    h->window = window;
+    h->s = calloc((size_t)m, sizeof(double));
+    h->d = calloc((size_t)m, sizeof(double));
+    h->boot = calloc((size_t)m, sizeof(double));
+    if (!h->s || !h->d || !h->boot) {
+        hw_aberrant_release(h);
+        return FS_ENOMEM;
+    }
+    return FS_OK;
+}
+
+void hw_aberrant_release(struct hw_aberrant *h)
+{
+    free(h->s);
+    free(h->d);
+    free(h->boot);
+    memset(h, 0, sizeof(*h));
+}
+
+/* First season: intercept = its mean, slope 0, seasonal = offsets from the mean,
+ * deviation = the mean absolute offset (a non-zero start so the second season is not
+ * all violations). Gaps in it take the mean. */
+static void bootstrap(struct hw_aberrant *h)
+{
+    double sum = 0;
+    int k = 0;
+    for (int i = 0; i < h->m; i++)
+        if (!isnan(h->boot[i])) {
+            sum += h->boot[i];
+            k++;
+        }
+    double mean = k ? sum / k : 0;
+    double mad = 0;
+    for (int i = 0; i < h->m; i++) {
+        double v = isnan(h->boot[i]) ? mean : h->boot[i];
+        h->s[i] = v - mean;
+        mad += fabs(v - mean);
+    }
+    mad /= h->m;
+    if (!(mad > 0))
+        mad = fabs(mean) * 0.01 + 1e-9;
+    for (int i = 0; i < h->m; i++)
+        h->d[i] = mad;
+    h->a = mean;
+    h->b = 0;
+}
+
+int hw_aberrant_push(struct hw_aberrant *h, double y, double *pred, double *lo, double *hi)
+{
+    if (pred)
+        *pred = NAN;
+    if (lo)
+        *lo = NAN;
+    if (hi)
+        *hi = NAN;
+    if (h->seen < h->m) {
+        h->boot[h->seen] = isfinite(y) ? y : NAN;
+        h->seen++;
+        h->pos = (int)(h->seen % h->m);
+        if (h->seen == h->m)
+            bootstrap(h);
+        return 0;
+    }
+    h->seen++;
+    int i = h->pos;
+    double yhat = h->a + h->b + h->s[i];
+    double dev = h->d[i];
+    double l = yhat - h->delta_neg * dev, u = yhat + h->delta_pos * dev;
+    if (pred)
+        *pred = yhat;
+    if (lo)
+        *lo = l;
+    if (hi)
+        *hi = u;
+    int violation;
+    if (!isfinite(y)) {
+        violation = 1;
+        h->a += h->b; /* coast */
+    } else {
+        violation = y < l || y > u;
+        double a_prev = h->a;
+        h->a = h->alpha * (y - h->s[i]) + (1 - h->alpha) * (h->a + h->b);
+        h->b = h->beta * (h->a - a_prev) + (1 - h->beta) * h->b;
+        h->s[i] = h->gamma * (y - h->a) + (1 - h->gamma) * h->s[i];
+        h->d[i] = h->gamma * fabs(y - yhat) + (1 - h->gamma) * h->d[i];
+    }
+    h->pos = (i + 1) % h->m;
+    uint64_t mask = h->window == 64 ? ~0ull : ((1ull << h->window) - 1);
+    h->hist = ((h->hist << 1) | (uint64_t)violation) & mask;
+    return __builtin_popcountll(h->hist) >= h->threshold;
+}
