@@ -181,6 +181,7 @@ enum fs_err csv_series_parse(const char *buf, size_t len, const char *column, st
     char *line = malloc(CSV_MAX_LINE + 1);
     char *fields[CSV_MAX_FIELDS];
     struct growbuf g = {0};
+    char (*hdr)[64] = NULL; /* header names, when there is a header */
     memset(out, 0, sizeof(*out));
     if (err)
         memset(err, 0, sizeof(*err));
@@ -235,6 +236,13 @@ enum fs_err csv_series_parse(const char *buf, size_t len, const char *column, st
             }
             if (is_header) {
                 had_header = 1;
+                hdr = calloc((size_t)nf, sizeof(*hdr));
+                if (!hdr) {
+                    rc = FS_ENOMEM;
+                    goto out;
+                }
+                for (int i = 0; i < nf; i++)
+                    snprintf(hdr[i], sizeof(hdr[i]), "%s", fields[i]);
                 for (int i = 0; i < nf; i++)
                     if (tcol < 0 && name_is_time(fields[i]))
                         tcol = i;
@@ -284,7 +292,9 @@ enum fs_err csv_series_parse(const char *buf, size_t len, const char *column, st
             }
             if (vcol < 0)
                 vcol = nf == 1 ? 0 : (tcol == 0 ? 1 : 0);
-            if (!out->column[0])
+            if (hdr)
+                snprintf(out->column, sizeof(out->column), "%s", hdr[vcol]);
+            else
                 snprintf(out->column, sizeof(out->column), "%d", vcol + 1);
         }
         double v, t = NAN;
@@ -383,6 +393,7 @@ out:
     }
     free(g.t);
     free(g.v);
+    free(hdr);
     free(line);
     return rc;
 }

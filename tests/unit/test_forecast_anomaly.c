@@ -1,0 +1,81 @@
+/* Unit tests for lib/forecast/anomaly: k-of-n counting and the Holt-Winters aberrant
+ * detector (RRDtool semantics) on seeded series with and without injected faults. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "forecast/anomaly.h"
+#include "forecast/fc_math.h"
+
+static void test_kofn_counts_the_window(void **state)
+{
+    (void)state;
+    struct kofn d;
+    assert_int_equal(kofn_init(&d, 3, 5), FS_OK);
+    assert_int_equal(kofn_init(&d, 6, 5), FS_EINVAL);
+    assert_int_equal(kofn_init(&d, 1, 65), FS_EINVAL);
+    assert_int_equal(kofn_init(&d, 3, 5), FS_OK);
+    int seq[] = {1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0};
+    int want[] = {0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
+    /* after 1,0,1,0,0,1 the window (last 5) is 0,1,0,0,1 -> 2; adding 1 -> 1,0,0,1,1 = 3 */
+    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+        assert_int_equal(kofn_push(&d, seq[i]), want[i]);
+    assert_int_equal(kofn_init(&d, 64, 64), FS_OK);
+    for (int i = 0; i < 63; i++)
+        assert_int_equal(kofn_push(&d, 1), 0);
+    assert_int_equal(kofn_push(&d, 1), 1);
+}
+
+static double series(size_t t, struct fc_rng *r)
+{
+    return 100 + 20 * sin(2 * M_PI * (double)t / 48) + fc_rng_normal(r);
+}
+
+static void test_hw_aberrant_flags_a_fault_and_not_noise(void **state)
+{
+    (void)state;
+    struct hw_aberrant h;
+    struct fc_rng r;
+    assert_int_equal(hw_aberrant_init(&h, 0, 0.1, 0.0035, 0.1, 2, 7, 9), FS_EINVAL);
+    assert_int_equal(hw_aberrant_init(&h, 48, 0.1, 0.0035, 0.1, 2, 10, 9), FS_EINVAL);
+    assert_int_equal(hw_aberrant_init(&h, 48, 0.1, 0.0035, 0.1, 2, 7, 9), FS_OK);
+    fc_rng_init(&r, 11);
+    int failures = 0;
+    double pred, lo, hi;
+    for (size_t t = 0; t < 48 * 20; t++)
+        failures += hw_aberrant_push(&h, series(t, &r), &pred, &lo, &hi);
+    assert_int_equal(failures, 0);
+    assert_true(lo < pred && pred < hi);
+    /* a level shift of 15 sigma: a failure within the window length */
+    int first = -1;
+    for (size_t t = 48 * 20; t < 48 * 21; t++)
+        if (hw_aberrant_push(&h, series(t, &r) + 15, NULL, NULL, NULL) && first < 0)
+            first = (int)(t - 48 * 20);
+    assert_true(first >= 6 && first <= 8);
+    hw_aberrant_release(&h);
+
+    /* NaN counts as a violation: a run of gaps fails, a single one does not */
+    assert_int_equal(hw_aberrant_init(&h, 48, 0.1, 0.0035, 0.1, 2, 7, 9), FS_OK);
+    fc_rng_init(&r, 12);
+    for (size_t t = 0; t < 48 * 10; t++)
+        hw_aberrant_push(&h, series(t, &r), NULL, NULL, NULL);
+    assert_int_equal(hw_aberrant_push(&h, NAN, NULL, NULL, NULL), 0);
+    int f = 0;
+    for (int i = 0; i < 7; i++)
+        f = hw_aberrant_push(&h, NAN, &pred, NULL, NULL);
+    assert_int_equal(f, 1);
+    assert_true(isfinite(pred));
+    hw_aberrant_release(&h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kofn_counts_the_window),
+        cmocka_unit_test(test_hw_aberrant_flags_a_fault_and_not_noise),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
