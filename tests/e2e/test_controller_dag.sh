@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# E2E: foresight-controller runs hack/examples/etl-dag.yaml in dependency order: extract's pod
+# first, then transform split into 4 children of 2 leaves each (8 pods with their shard
+# environment), then load; a restart of the controller mid-way creates no duplicate; a cycle
+# gets its condition and no pod. Pods are completed by writing their status (no kubelet needed).
+# Needs KUBECONFIG, kubectl, and BIN (the build tree; tests/e2e/run.sh sets all three).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+CTL=${BIN:-$ROOT/_out/build}/bin/foresight-controller
+NS=ctl-e2e-$$
+LOG=${E2E_LOGS:-/tmp}/controller-$NS.log
+pass=0
+failures=()
+ctl_pid=
+
+ok() { pass=$((pass + 1)); echo "ok - $*"; }
+bad() { failures+=("$*"); echo "not ok - $*" >&2; }
+start_ctl() { "$CTL" --kubeconfig "$KUBECONFIG" --lease-namespace "$NS" >>"$LOG" 2>&1 & ctl_pid=$!; }
+stop_ctl() { [ -n "$ctl_pid" ] && kill "$ctl_pid" 2>/dev/null && wait "$ctl_pid" 2>/dev/null; ctl_pid=; }
+cleanup() { stop_ctl || true; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+# wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds
+wait_for() {
+  local t=$1 what=$2; shift 2
+  for _ in $(seq 1 "$((t * 4))"); do "$@" >/dev/null 2>&1 && { ok "$what"; return 0; }; sleep 0.25; done
+  bad "$what (not within ${t}s)"; return 1
+}
+pods() { kubectl get pods -n "$NS" --no-headers -o custom-columns=N:.metadata.name 2>/dev/null | sort; }
+npods() { [ "$(pods | grep -c "$1")" -eq "$2" ]; }
+phase() { [ "$(kubectl get mt "$1" -n "$NS" -o jsonpath='{.status.phase}')" = "$2" ]; }
+complete() { kubectl -n "$NS" patch pod "$1" --subresource=status --type=merge -p '{"status":{"phase":"Succeeded"}}' >/dev/null; }
+
+kubectl apply --server-side --force-conflicts -f "$ROOT/crds/" >/dev/null
+kubectl create namespace "$NS" >/dev/null
+kubectl create serviceaccount default -n "$NS" >/dev/null 2>&1 || true # no controller-manager on a bare apiserver
+kubectl apply -n "$NS" -f "$ROOT/hack/examples/etl-dag.yaml" >/dev/null
+start_ctl
+
+wait_for 30 "extract gets its pod" npods '^etl-extract$' 1
+sleep 2 # give the controller time to do something wrong
+[ "$(pods | wc -l)" -eq 1 ] && ok "nothing else starts before extract succeeded" || bad "pods before extract succeeded: $(pods | tr '\n' ' ')"
+got=$(kubectl get pod etl-extract -n "$NS" -o jsonpath='{.spec.schedulerName} {.metadata.labels.foresight\.sh/microtask} {.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}')
+[ "$got" = "foresight etl-extract MicroTask/etl-extract" ] && ok "pod has schedulerName, label and owner" || bad "pod fields: $got"
+got=$(kubectl get mt etl-extract -n "$NS" -o jsonpath='{.status.predictionSummary.cpuPeak} {.status.predictionSummary.memoryPeak} {.status.prediction.stepSeconds} {.status.predictionSummary.duration}')
+[ "$got" = "500m 256Mi 30 1m" ] && ok "prediction in status from spec.resources" || bad "prediction: $got"
+got=$(kubectl get mt etl-load -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="DependenciesReady")].message}')
+[ "$got" = "waiting for etl-transform to succeed" ] && ok "load says what it waits for" || bad "load condition: $got"
+
+complete etl-extract
+wait_for 30 "transform splits into 8 leaf pods" npods '^etl-transform-[0-3]-[01]$' 8
+got=$(kubectl get mt etl-transform -n "$NS" -o jsonpath='{.status.progress.total} {.status.children}')
+[ "$got" = '4 ["etl-transform-0","etl-transform-1","etl-transform-2","etl-transform-3"]' ] && ok "transform lists 4 children" || bad "transform children: $got"
+env=$(kubectl get pod etl-transform-1-1 -n "$NS" -o jsonpath='{range .spec.containers[0].env[*]}{.name}={.value} {end}')
+echo "$env" | grep -q 'FORESIGHT_SHARD_PATH=1.1 FORESIGHT_WORK_START=450 FORESIGHT_WORK_END=600' \
+  && ok "leaf 1.1 covers units [450, 600)" || bad "leaf env: $env"
+[ "$(pods | grep -c etl-load)" -eq 0 ] && ok "load waits for transform" || bad "load started early"
+
+# restart mid-DAG: nothing is created twice
+stop_ctl
+for p in etl-transform-0-0 etl-transform-0-1 etl-transform-1-0; do complete "$p"; done
+before_mt=$(kubectl get mt -n "$NS" --no-headers | wc -l)
+start_ctl
+for p in etl-transform-1-1 etl-transform-2-0 etl-transform-2-1 etl-transform-3-0 etl-transform-3-1; do complete "$p"; done
+wait_for 60 "load starts after all of transform succeeded" npods '^etl-load$' 1
+wait_for 30 "transform aggregates to Succeeded" phase etl-transform Succeeded
+[ "$(pods | wc -l)" -eq 10 ] && [ "$(kubectl get mt -n "$NS" --no-headers | wc -l)" -eq "$before_mt" ] \
+  && ok "after a restart: 10 pods, $before_mt MicroTasks, no duplicate" || bad "after restart: $(pods | wc -l) pods"
+
+# a cycle: conditions say so, and no pod starts
+kubectl apply -n "$NS" -f - >/dev/null <<'EOF'
+apiVersion: foresight.sh/v1alpha1
+kind: MicroTask
+metadata: {name: cyc-a}
+spec:
+  taskType: cyc
+  dependsOn: [cyc-b]
+  resources: {cpu: 100m, memory: 64Mi}
+  template: {spec: {containers: [{name: main, image: registry.k8s.io/pause:3.10}]}}
+---
+apiVersion: foresight.sh/v1alpha1
+kind: MicroTask
+metadata: {name: cyc-b}
+spec:
+  taskType: cyc
+  dependsOn: [cyc-a]
+  resources: {cpu: 100m, memory: 64Mi}
+  template: {spec: {containers: [{name: main, image: registry.k8s.io/pause:3.10}]}}
+EOF
+wait_for 30 "a cycle blocks its tasks" phase cyc-a Blocked
+got=$(kubectl get mt cyc-b -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="DependenciesReady")].reason}: {.status.conditions[?(@.type=="DependenciesReady")].message}')
+[ "$got" = "DependencyCycle: dependency cycle cyc-a -> cyc-b -> cyc-a; nothing of this graph starts" ] \
+  && ok "the cycle's condition names the path" || bad "cycle condition: $got"
+[ "$(pods | grep -c cyc-)" -eq 0 ] && ok "no pod for a cycle" || bad "cycle pods: $(pods | grep cyc-)"
+
+echo "test_controller_dag: $pass passed, ${#failures[@]} failed"
+[ ${#failures[@]} -eq 0 ]
