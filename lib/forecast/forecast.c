@@ -28,6 +28,7 @@ void fc_model_release(struct fc_model *mod)
 {
     ets_release(&mod->ets);
     simple_release(&mod->simple);
+    arima_release(&mod->arima);
     memset(mod, 0, sizeof(*mod));
 }
 
@@ -66,6 +67,23 @@ static enum fs_err fit_ets(struct fc_model *mod, enum fc_method method, const do
     return FS_OK;
 }
 
+static enum fs_err fit_arima(struct fc_model *mod, const double *y, size_t n, int m)
+{
+    double *w = malloc(sizeof(double) * n);
+    if (!w)
+        return FS_ENOMEM;
+    fc_interpolate(y, n, w);
+    arima_release(&mod->arima);
+    enum fs_err rc = arima_auto(&mod->arima, w, n, m, 0);
+    free(w);
+    if (rc != FS_OK)
+        return rc;
+    mod->method = FC_ARIMA;
+    mod->m = m;
+    arima_name(&mod->arima, mod->name, sizeof(mod->name));
+    return FS_OK;
+}
+
 /* Mean absolute error of a model fitted on y[0..cut) over y[cut..n). */
 static double holdout_mae(enum fc_method method, const double *y, size_t n, size_t cut, int m,
                           const struct fc_options *o)
@@ -78,6 +96,8 @@ static double holdout_mae(enum fc_method method, const double *y, size_t n, size
         rc = fit_simple(&tmp, SIMPLE_SNAIVE, y, cut, m);
     else if (method == FC_NAIVE)
         rc = fit_simple(&tmp, SIMPLE_NAIVE, y, cut, 1);
+    else if (method == FC_ARIMA)
+        rc = fit_arima(&tmp, y, cut, m);
     else
         rc = fit_ets(&tmp, method, y, cut, m, o);
     double mae = INFINITY;
@@ -165,10 +185,6 @@ enum fs_err fc_fit(struct fc_model *mod, const double *y_in, size_t n_in, const 
             m = 1;
     }
     enum fc_method method = o.method;
-    if (method == FC_ARIMA) {
-        mod->fallback = "arima not available in this build: ETS used";
-        method = FC_ETS;
-    }
     if (method == FC_AUTO) {
         size_t hold = (size_t)(o.horizon > 0 ? o.horizon : (m > 1 ? m : 10));
         if (hold > n / 4)
@@ -176,11 +192,16 @@ enum fs_err fc_fit(struct fc_model *mod, const double *y_in, size_t n_in, const 
         size_t cut = n - hold;
         if (hold >= 4 && cut >= (size_t)(m > 1 ? 2 * m : 10) + 10) {
             double e_ets = holdout_mae(FC_ETS, y, n, cut, m, &o);
+            double e_ar = holdout_mae(FC_ARIMA, y, n, cut, m, &o);
             double e_sn = m > 1 ? holdout_mae(FC_SNAIVE, y, n, cut, m, &o) : holdout_mae(FC_NAIVE, y, n, cut, 1, &o);
-            if (e_sn < e_ets)
+            method = FC_ETS;
+            double best = e_ets;
+            if (e_ar < best) {
+                method = FC_ARIMA;
+                best = e_ar;
+            }
+            if (e_sn < best)
                 method = m > 1 ? FC_SNAIVE : FC_NAIVE;
-            else
-                method = FC_ETS;
         } else {
             method = FC_ETS;
         }
@@ -199,6 +220,20 @@ enum fs_err fc_fit(struct fc_model *mod, const double *y_in, size_t n_in, const 
             mod->fallback = "ETS fit failed: seasonal naive or naive";
             rc = m > 1 ? fit_simple(mod, SIMPLE_SNAIVE, y, n, m) : FS_EDATA;
             if (rc != FS_OK)
+                rc = fit_simple(mod, SIMPLE_NAIVE, y, n, 1);
+        }
+        break;
+    case FC_ARIMA:
+        if (finite < 10) {
+            mod->fallback = "too short for ARIMA: naive";
+            rc = fit_simple(mod, SIMPLE_NAIVE, y, n, 1);
+            break;
+        }
+        rc = fit_arima(mod, y, n, m);
+        if (rc != FS_OK && rc != FS_ENOMEM) {
+            mod->fallback = "ARIMA fit failed: ETS";
+            rc = fit_ets(mod, FC_ETS, y, n, m, &o);
+            if (rc != FS_OK && rc != FS_ENOMEM)
                 rc = fit_simple(mod, SIMPLE_NAIVE, y, n, 1);
         }
         break;
@@ -229,6 +264,8 @@ void fc_update(struct fc_model *mod, double y)
     y /= mod->scale;
     if (mod->method == FC_ETS || mod->method == FC_HW)
         ets_update(&mod->ets, y);
+    else if (mod->method == FC_ARIMA)
+        arima_update(&mod->arima, y);
     else
         simple_update(&mod->simple, y);
 }
@@ -247,6 +284,8 @@ enum fs_err fc_predict(const struct fc_model *mod, int h, const double *levels, 
     }
     if (mod->method == FC_ETS || mod->method == FC_HW)
         rc = ets_forecast(&mod->ets, h, levels, nlevels, r);
+    else if (mod->method == FC_ARIMA)
+        rc = arima_forecast(&mod->arima, h, levels, nlevels, r);
     else
         rc = simple_forecast(&mod->simple, h, levels, nlevels, r);
     if (rc != FS_OK)

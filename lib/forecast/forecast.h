@@ -5,7 +5,8 @@
  *   - constant series: the mean, with zero-width bands ("constant");
  *   - fewer than 2 seasons: the season is dropped; too short for ETS (< 10 values):
  *     naive; a model fit that fails: seasonal naive, else naive;
- *   - NaN gaps: the models coast through them (ETS, naive) without imputing;
+ *   - NaN gaps: the models coast through them (ETS, naive) without imputing; ARIMA
+ *     is fitted on a linearly interpolated copy;
  *   - values beyond 1e6 or below 1e-3 in magnitude: fitted on a rescaled copy. */
 #ifndef FC_FORECAST_H
 #define FC_FORECAST_H
@@ -13,15 +14,16 @@
 #include <stddef.h>
 
 #include "common/fs_err.h"
+#include "forecast/arima.h"
 #include "forecast/ets.h"
 #include "forecast/fc.h"
 #include "forecast/simple.h"
 
 enum fc_method {
-    FC_AUTO = 0, /* ETS family vs seasonal naive (vs ARIMA when built) on a hold-out */
+    FC_AUTO = 0, /* ETS family vs ARIMA vs seasonal naive, on a hold-out */
     FC_ETS,      /* ETS family, chosen by AICc */
     FC_HW,       /* additive Holt-Winters: ETS(A,A,A), ETS(A,A,N) without a season */
-    FC_ARIMA,
+    FC_ARIMA,    /* automatic seasonal ARIMA (Fourier terms for seasons > 24); gaps interpolated */
     FC_NAIVE,
     FC_SNAIVE,
     FC_MEAN,
@@ -43,6 +45,7 @@ struct fc_model {
     const char *fallback;    /* why a fallback was taken, or NULL */
     struct ets_model ets;
     struct simple_model simple;
+    struct arima_model arima;
     double constant;         /* for a constant series */
     int is_constant;
 };
