@@ -143,18 +143,14 @@ static int roots_ok(const double *coef, int k, double sgn)
     return fc_roots_within(c, k, 1 / ROOT_MARGIN, work);
 }
 
-enum fs_err arima_css(struct arima_model *mod, const double *y, size_t n, double *sse_out, size_t *nused)
+/* The CSS sum over y with scratch z, e (n each); fills the online state when asked. */
+static enum fs_err css_sum(struct arima_model *mod, const double *y, size_t n, double *z, double *e, int fill,
+                           double *sse_out, size_t *nused)
 {
     if (expand(mod) != 0)
         return FS_ENOMEM;
     int na = mod->na, nb = mod->nb;
     size_t t0 = (size_t)(na > mod->cond_from ? na : mod->cond_from);
-    double *z = malloc(sizeof(double) * n), *e = calloc(n, sizeof(double));
-    if (!z || !e) {
-        free(z);
-        free(e);
-        return FS_ENOMEM;
-    }
     double x[ARIMA_MAX_XREG];
     for (size_t t = 0; t < n; t++) {
         double v = y[t];
@@ -164,33 +160,37 @@ enum fs_err arima_css(struct arima_model *mod, const double *y, size_t n, double
                 v -= mod->beta[j] * x[j];
         }
         z[t] = v;
+        e[t] = 0;
     }
+    const double *a = mod->a, *b = mod->b;
     double sse = 0;
     size_t k = 0;
     for (size_t t = (size_t)na; t < n; t++) {
         double pr = 0;
-        int counted = t >= t0;
         for (int i = 1; i <= na; i++)
-            pr += mod->a[i] * z[t - (size_t)i];
+            pr += a[i] * z[t - (size_t)i];
         for (int j = 1; j <= nb && (size_t)j <= t; j++)
-            pr += mod->b[j] * e[t - (size_t)j];
+            pr += b[j] * e[t - (size_t)j];
         e[t] = z[t] - pr;
-        if (counted) {
+        if (t >= t0) {
             sse += e[t] * e[t];
             k++;
         }
     }
-    /* the online state: last na z values and nb residuals */
+    *sse_out = sse;
+    *nused = k;
+    if (!isfinite(sse))
+        return FS_ERANGE;
+    if (!fill)
+        return FS_OK;
+    /* the online state: last na z values and nb residuals in rings where index
+     * (pos - i) mod len holds the value i steps back */
     free(mod->zr);
     free(mod->er);
     mod->zr = calloc((size_t)na + 1, sizeof(double));
     mod->er = calloc((size_t)nb + 1, sizeof(double));
-    if (!mod->zr || !mod->er) {
-        free(z);
-        free(e);
+    if (!mod->zr || !mod->er)
         return FS_ENOMEM;
-    }
-    /* rings: index (pos - i) mod len holds the value i steps back */
     for (int i = 1; i <= na; i++)
         mod->zr[(na - i) % (na ? na : 1)] = (size_t)i <= n ? z[n - (size_t)i] : 0;
     for (int j = 1; j <= nb; j++)
@@ -198,17 +198,26 @@ enum fs_err arima_css(struct arima_model *mod, const double *y, size_t n, double
     mod->zpos = 0;
     mod->epos = 0;
     mod->t = (long)n;
+    return FS_OK;
+}
+
+enum fs_err arima_css(struct arima_model *mod, const double *y, size_t n, double *sse_out, size_t *nused)
+{
+    double *z = malloc(sizeof(double) * (n ? n : 1)), *e = malloc(sizeof(double) * (n ? n : 1));
+    enum fs_err rc = FS_ENOMEM;
+    if (z && e)
+        rc = css_sum(mod, y, n, z, e, 1, sse_out, nused);
     free(z);
     free(e);
-    *sse_out = sse;
-    *nused = k;
-    return isfinite(sse) ? FS_OK : FS_ERANGE;
+    return rc;
 }
 
 struct css_target {
     struct arima_model *mod;
     const double *y;
     size_t n;
+    double *z, *e;  /* scratch */
+    int fixed_beta; /* 1: x holds the ARMA coefficients only */
 };
 
 static void unpack(struct arima_model *mod, const double *x)
@@ -230,13 +239,17 @@ static double css_objective(const double *x, void *ctx)
 {
     struct css_target *t = ctx;
     struct arima_model *mod = t->mod;
+    int nx = mod->nx;
+    if (t->fixed_beta)
+        mod->nx = 0;
     unpack(mod, x);
+    mod->nx = nx;
     if (!roots_ok(mod->phi, mod->o.p, -1) || !roots_ok(mod->sphi, mod->o.P, -1) ||
         !roots_ok(mod->theta, mod->o.q, 1) || !roots_ok(mod->stheta, mod->o.Q, 1))
         return INFINITY;
     double sse;
     size_t k;
-    if (arima_css(mod, t->y, t->n, &sse, &k) != FS_OK || k == 0)
+    if (css_sum(mod, t->y, t->n, t->z, t->e, 0, &sse, &k) != FS_OK || k == 0)
         return INFINITY;
     return 0.5 * log(sse / (double)k);
 }
@@ -396,16 +409,39 @@ static enum fs_err arima_fit_cond(struct arima_model *mod, const double *y, size
         x[k] = mod->beta[i];
         step[k++] = 0.1 * fabs(mod->beta[i]) + 0.01 * (sd > 0 ? sd : 1);
     }
-    struct css_target tg = {mod, y, n};
-    enum fs_err rc;
+    struct css_target tg = {mod, y, n, malloc(sizeof(double) * n), malloc(sizeof(double) * n), 0};
+    enum fs_err rc = FS_ENOMEM;
+    if (!tg.z || !tg.e)
+        goto out_scratch;
     if (k > 0) {
-        struct nm_opts no = {.max_evals = 500 + 200 * k, .reltol = 1e-9, .restarts = 2};
         double fmin;
-        rc = nm_minimise(css_objective, &tg, x, k, step, NULL, NULL, &no, &fmin, NULL);
-        if (rc != FS_OK)
-            return rc == FS_EINVAL ? FS_ERANGE : rc;
+        /* Regression coefficients start at their OLS values, which is where they end
+         * up for long series; during an order search they stay there (two-step
+         * regression with ARMA errors), a final fit moves them with the rest. */
+        if (cond_from && mod->nx > 0 && narma > 0) {
+            tg.fixed_beta = 1;
+            struct nm_opts no = {.max_evals = 300 + 150 * narma, .reltol = 1e-8, .restarts = 1};
+            rc = nm_minimise(css_objective, &tg, x, narma, step, NULL, NULL, &no, &fmin, NULL);
+        } else {
+            struct nm_opts no = {.max_evals = 500 + 200 * k, .reltol = 1e-9, .restarts = 2};
+            rc = nm_minimise(css_objective, &tg, x, k, step, NULL, NULL, &no, &fmin, NULL);
+        }
+        if (rc != FS_OK) {
+            rc = rc == FS_EINVAL ? FS_ERANGE : rc;
+            goto out_scratch;
+        }
+        int nxs = mod->nx;
+        if (tg.fixed_beta)
+            mod->nx = 0;
         unpack(mod, x);
+        mod->nx = nxs;
     }
+    rc = FS_OK;
+out_scratch:
+    free(tg.z);
+    free(tg.e);
+    if (rc != FS_OK)
+        return rc;
     double sse;
     size_t used;
     rc = arima_css(mod, y, n, &sse, &used);
@@ -610,7 +646,7 @@ enum fs_err arima_auto(struct arima_model *mod, const double *y, size_t n, int m
             o.d = arima_ndiffs(res, n);
             free(res);
             struct arima_model cand;
-            if (arima_fit(&cand, y, n, &o) == FS_OK && cand.aicc < bestic) {
+            if (arima_fit_cond(&cand, y, n, &o, 2 + ARIMA_MAX_PQ) == FS_OK && cand.aicc < bestic) {
                 bestic = cand.aicc;
                 bestk = K;
                 s->base = o;
