@@ -204,8 +204,10 @@ static void *run(void *arg)
     struct kube_lease *le = arg;
     while (!le->stop) {
         /* acquire */
+        /* a small jitter (client-go uses 1.2, i.e. up to 2.2 periods) keeps the takeover
+         * within lease duration + about two retry periods of the holder's last renewal */
         while (!le->stop && !try_acquire_or_renew(le))
-            kube_sleep_ms(kube_jitter_ms(le->retry_s * 1000L, 1.2), &le->stop);
+            kube_sleep_ms(kube_jitter_ms(le->retry_s * 1000L, 0.2), &le->stop);
         if (le->stop)
             break;
         log_info("became leader on lease %s/%s as %s", le->ns, le->name, le->identity);

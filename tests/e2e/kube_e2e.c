@@ -565,7 +565,7 @@ static int cmd_expired(const char *ns, const char *rv)
     struct kube_watch_opts wo = {.resource_version = rv, .timeout_s = 10, .allow_bookmarks = 1};
     int n = 0;
     enum fs_err rc = kube_watch_run(cl, &coll, &wo, count_event, &n, NULL, 0, &st);
-    CHECK(rc == FS_EGONE, "watch from resourceVersion 1: want 410, got %s (%s)", fs_strerror(rc), sstr(&st));
+    CHECK(rc == FS_EGONE, "watch from resourceVersion %s: want 410, got %s (%s)", rv, fs_strerror(rc), sstr(&st));
     printf("watch from an expired resourceVersion: %ld %s: %s\n", st.code, st.reason, st.message);
     return 0;
 }

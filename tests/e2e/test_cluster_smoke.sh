@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local cluster works as the other tests expect: the kwok nodes are Ready; a pod with
 # schedulerName foresight is scheduled, runs and completes after its annotated duration;
-# its scripted usage ("3 cores for 20 s, then 0.5") is read back from metrics.k8s.io.
+# its scripted usage ("3 cores for 40 s, then 0.5") is read back from metrics.k8s.io.
 source "$(dirname "$0")/lib.sh"
 
 info "kwok nodes are Ready"
@@ -18,10 +18,10 @@ kind: Pod
 metadata:
   name: scripted
   annotations:
-    foresight.sh/run-duration: 45s
+    foresight.sh/run-duration: 100s
     kwok.x-k8s.io/usage-cpu: "3"
     kwok.x-k8s.io/usage-memory: 256Mi
-    foresight.sh/usage-switch-seconds: "20"
+    foresight.sh/usage-switch-seconds: "40"
     foresight.sh/usage-cpu-after: 500m
 spec:
   schedulerName: foresight
@@ -52,8 +52,8 @@ poll 60 "pod metrics show ~0.5 core" cpu_between 400 600
 
 info "the pod completes after its run duration"
 started=$(kubectl -n "$ns" get pod scripted -o jsonpath='{.status.startTime}')
-poll 90 "the pod Succeeded" bash -c "[ \"\$(kubectl -n $ns get pod scripted -o jsonpath='{.status.phase}')\" = Succeeded ]"
+poll 150 "the pod Succeeded" bash -c "[ \"\$(kubectl -n $ns get pod scripted -o jsonpath='{.status.phase}')\" = Succeeded ]"
 finished=$(kubectl -n "$ns" get pod scripted -o jsonpath='{.status.containerStatuses[0].state.terminated.finishedAt}')
 ran=$(( $(date -d "$finished" +%s) - $(date -d "$started" +%s) ))
-[ "$ran" -ge 44 ] && [ "$ran" -le 60 ] || fail "the pod ran ${ran}s, want 45s"
+[ "$ran" -ge 99 ] && [ "$ran" -le 115 ] || fail "the pod ran ${ran}s, want 100s"
 echo "ok: scheduled by foresight, usage 3 -> 0.5 cores read back, completed after ${ran}s"
