@@ -99,9 +99,17 @@ options:
   kwokControllerBinary: $BIN/kwok
   metricsServerBinary: $BIN/metrics-server
   metricsServerManifests:
-  - $STATE/metrics-server.yaml
+  - $STATE/metrics-server
   enableCRDs:
   - ResourceUsage
+componentsPatches:
+# The binary runtime leaves kwok's --node-ip empty, so nodes would get no InternalIP and
+# metrics-server could not scrape their simulated kubelet.
+- name: kwok-controller
+  extraArgs:
+  - key: node-ip
+    value: 127.0.0.1
+    override: true
 EOF
   local f
   for f in stage/node/fast/node-initialize.yaml stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
@@ -117,10 +125,12 @@ EOF
   # metrics-server's APIService, RBAC and Service from its module (its Deployment is not
   # wanted: kwokctl runs metrics-server as a local process).
   local md; md=$(metrics_server_module_dir) || die "cannot find the metrics-server module in the Go module cache"
-  : > "$STATE/metrics-server.yaml"
-  for f in apiservice.yaml rbac.yaml service.yaml; do
-    printf -- '---\n' >> "$STATE/metrics-server.yaml"; cat "$md/manifests/base/$f" >> "$STATE/metrics-server.yaml"
-  done
+  # kwokctl builds it with `kubectl kustomize`, so it is a kustomization directory.
+  mkdir -p "$STATE/metrics-server"
+  for f in apiservice.yaml rbac.yaml service.yaml; do cp "$md/manifests/base/$f" "$STATE/metrics-server/"; done
+  chmod u+w "$STATE"/metrics-server/*
+  printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nlabels:\n- pairs: {k8s-app: metrics-server}\nresources: [apiservice.yaml, rbac.yaml, service.yaml]\n' \
+    > "$STATE/metrics-server/kustomization.yaml"
 }
 
 apply_nodes() {
@@ -134,6 +144,7 @@ metadata:
   annotations:
     kwok.x-k8s.io/node: fake
     node.alpha.kubernetes.io/ttl: \"0\"
+    metrics.k8s.io/resource-metrics-path: /metrics/nodes/kwok-node-$i/metrics/resource
   labels:
     type: kwok
     kubernetes.io/hostname: kwok-node-$i

@@ -14,13 +14,13 @@ poll() {
   done
 }
 
-# A fresh namespace per test, deleted when the test ends.
+# new_namespace NAME: creates a fresh namespace for this test in $NS, deleted when the test
+# ends. (Not usable as $(new_namespace): the trap would fire when the subshell exits.)
 new_namespace() {
-  local ns="e2e-$1-$$"
-  kubectl create namespace "$ns" >/dev/null
+  NS="e2e-$1-$$"
+  kubectl create namespace "$NS" >/dev/null
   # shellcheck disable=SC2064
-  trap "kubectl delete namespace $ns --wait=false >/dev/null 2>&1 || true" EXIT
-  echo "$ns"
+  trap "kubectl delete namespace $NS --wait=false >/dev/null 2>&1 || true" EXIT
 }
 
 # Converts a cpu quantity (e.g. 3, 500m, 2500000n) to millicores.

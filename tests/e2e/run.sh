@@ -4,7 +4,7 @@
 # a test fails, unless KEEP_CLUSTER=1. Each test runs with KUBECONFIG exported, the repo root
 # as working directory, kubectl on PATH and BIN=_out/build.
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/../.. && pwd)
+ROOT=$(realpath "$(dirname "$0")/../..")
 cd "$ROOT"
 export PATH=$ROOT/_out/bin:$PATH KUBECONFIG=$ROOT/_out/kubeconfig BIN=$ROOT/_out/build
 LOGS=$ROOT/_out/e2e-logs
@@ -22,16 +22,19 @@ trap 'exit 130' INT TERM
 
 start=$(date +%s)
 hack/cluster.sh up || { echo "e2e: the cluster did not come up" >&2; exit 1; }
-echo "e2e: cluster up in $(( $(date +%s) - start ))s"
+took=$(( $(date +%s) - start ))
+echo "e2e: cluster up in ${took}s"
 
 failed=()
 for t in "${tests[@]}"; do
   name=$(basename "$t" .sh)
   t0=$(date +%s)
   if timeout "${E2E_TEST_TIMEOUT:-900}" "$t" > "$LOGS/$name.log" 2>&1; then
-    echo "PASS $name ($(( $(date +%s) - t0 ))s)"
+    took=$(( $(date +%s) - t0 ))
+    echo "PASS $name (${took}s)"
   else
-    echo "FAIL $name ($(( $(date +%s) - t0 ))s), last lines of $LOGS/$name.log:"
+    took=$(( $(date +%s) - t0 ))
+    echo "FAIL $name (${took}s), last lines of $LOGS/$name.log:"
     tail -25 "$LOGS/$name.log" | sed 's/^/    /'
     failed+=("$name")
   fi
@@ -40,4 +43,5 @@ if [ ${#failed[@]} -gt 0 ]; then
   echo "e2e: ${#failed[@]} failed: ${failed[*]}" >&2
   exit 1
 fi
-echo "e2e: all ${#tests[@]} passed in $(( $(date +%s) - start ))s"
+took=$(( $(date +%s) - start ))
+echo "e2e: all ${#tests[@]} passed in ${took}s"

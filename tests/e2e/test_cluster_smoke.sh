@@ -10,7 +10,7 @@ want=$(kubectl get nodes -l type=kwok --no-headers | wc -l)
 ready=$(kubectl get nodes -l type=kwok -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)
 [ "$ready" -eq "$want" ] || fail "$ready of $want kwok nodes Ready"
 
-ns=$(new_namespace smoke)
+new_namespace smoke; ns=$NS
 info "a foresight pod runs, switches usage, and completes (namespace $ns)"
 kubectl -n "$ns" apply -f - >/dev/null <<YAML
 apiVersion: v1
