@@ -8,10 +8,13 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/_out/bin
+# Several clusters can run side by side: FORESIGHT_CLUSTER_NAME names one, and
+# APISERVER_PORT/SCHED_PORT must then differ from the other clusters'.
 NAME=${FORESIGHT_CLUSTER_NAME:-foresight}
-STATE=$ROOT/_out/cluster              # our own pids, logs and generated configs
+STATE=$ROOT/_out/cluster/$NAME        # our own pids, logs and generated configs
 export KWOK_WORKDIR=$ROOT/_out/kwok   # kwokctl's data for the cluster
-export KUBECONFIG=${FORESIGHT_KUBECONFIG:-$ROOT/_out/kubeconfig}
+if [ "$NAME" = foresight ]; then KC_DEFAULT=$ROOT/_out/kubeconfig; else KC_DEFAULT=$ROOT/_out/kubeconfig-$NAME; fi
+export KUBECONFIG=${FORESIGHT_KUBECONFIG:-$KC_DEFAULT}
 export PATH=$BIN:$PATH
 source "$ROOT/hack/versions.env"
 
@@ -26,6 +29,9 @@ EXTENDER_URL=${EXTENDER_URL:-}
 usage() {
   cat <<EOF
 usage: hack/cluster.sh up|down|status|restart-apiserver|restart-foresight-scheduler [flags]
+
+A second cluster beside the first: FORESIGHT_CLUSTER_NAME=other APISERVER_PORT=16444
+SCHED_PORT=10360 hack/cluster.sh up (its kubeconfig is _out/kubeconfig-other).
 
   up        bring the cluster up (idempotent: a running cluster is reconciled, not recreated)
   down      stop every process the cluster started (by pid) and remove its data
