@@ -1,8 +1,9 @@
 /* Informer: one thread per resource that lists (page by page), then watches from the
  * list's resourceVersion, resuming after each rotation or broken connection and relisting
- * on 410. The cache maps "ns/name" to an immutable json_t; indexes map an index key to the
- * set of object keys. The cache is changed under the write lock, handlers run afterwards on
- * the informer thread without any lock held. */
+ * on 410. The cache maps "ns/name" to a value: a packed object (compact JSON text) or, with
+ * keep_trees, a json_t; indexes map an index key to the set of object keys and values.
+ * Only the informer thread writes, under the write lock; it may read without the lock.
+ * Handlers run after the update, on the informer thread, without any lock held. */
 #include "kube/informer.h"
 
 #include <pthread.h>
@@ -21,6 +22,12 @@
 #define INDEX_KEYS_MAX 16
 #define KEY_MAX 512
 
+/* A cached object as compact JSON text, in one allocation. */
+struct packed {
+    uint32_t len;
+    char text[];
+};
+
 struct index {
     char *name;
     kube_index_fn fn;
@@ -35,6 +42,7 @@ struct kube_informer {
     long page_limit;
     int watch_timeout_s;
     kube_transform_fn transform;
+    int keep_trees;
 
     struct kube_informer_handlers handlers[MAX_HANDLERS];
     size_t nhandlers;
@@ -99,8 +107,56 @@ enum fs_err kube_informer_new(struct kube_informer **out, struct kube_client *c,
     inf->page_limit = o->page_limit > 0 ? o->page_limit : 500;
     inf->watch_timeout_s = o->watch_timeout_s;
     inf->transform = o->transform;
+    inf->keep_trees = o->keep_trees;
     *out = inf;
     return FS_OK;
+}
+
+/* ---- cache values: packed text or trees ---- */
+
+/* Makes the cache value for obj (borrowed); NULL on ENOMEM. */
+static void *value_new(struct kube_informer *inf, json_t *obj)
+{
+    if (inf->keep_trees)
+        return json_incref(obj);
+    size_t len = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+    if (len == 0 || len > UINT32_MAX)
+        return NULL;
+    struct packed *p = malloc(sizeof(*p) + len);
+    if (!p)
+        return NULL;
+    p->len = (uint32_t)json_dumpb(obj, p->text, len, JSON_COMPACT);
+    return p;
+}
+
+static void value_free(struct kube_informer *inf, void *v)
+{
+    if (inf->keep_trees)
+        json_decref(v);
+    else
+        free(v);
+}
+
+/* A new reference to the object a value holds (parsed when packed); NULL on ENOMEM. */
+static json_t *value_tree(const struct kube_informer *inf, void *v)
+{
+    if (!v)
+        return NULL;
+    if (inf->keep_trees)
+        return json_incref(v);
+    struct packed *p = v;
+    return json_loadb(p->text, p->len, 0, NULL);
+}
+
+static int value_same(const struct kube_informer *inf, void *a, void *b)
+{
+    if (inf->keep_trees) {
+        const char *ra = kube_json_str(a, "metadata.resourceVersion");
+        const char *rb = kube_json_str(b, "metadata.resourceVersion");
+        return ra && rb && strcmp(ra, rb) == 0;
+    }
+    struct packed *pa = a, *pb = b;
+    return pa->len == pb->len && memcmp(pa->text, pb->text, pa->len) == 0;
 }
 
 static void index_clear(struct index *ix)
@@ -115,13 +171,13 @@ static void index_clear(struct index *ix)
     strmap_release(&ix->keys);
 }
 
-static void cache_clear(struct strmap *cache)
+static void cache_clear(struct kube_informer *inf, struct strmap *cache)
 {
     struct strmap_iter it;
     struct strmap_entry *e;
     strmap_iter_init(&it, cache);
     while ((e = strmap_iter_next(&it)))
-        json_decref(e->value);
+        value_free(inf, e->value);
     strmap_release(cache);
 }
 
@@ -134,7 +190,7 @@ void kube_informer_free(struct kube_informer *inf)
         index_clear(&inf->indexes[i]);
         free(inf->indexes[i].name);
     }
-    cache_clear(&inf->cache);
+    cache_clear(inf, &inf->cache);
     free(inf->group);
     free(inf->version);
     free(inf->resource);
@@ -204,7 +260,8 @@ static void index_remove(struct index *ix, const char *okey, const json_t *obj)
     }
 }
 
-static enum fs_err index_add(struct index *ix, const char *okey, json_t *obj)
+/* Adds okey (with its cache value) under the index keys of obj (the same object, parsed). */
+static enum fs_err index_add(struct index *ix, const char *okey, const json_t *obj, void *value)
 {
     const char *keys[INDEX_KEYS_MAX];
     size_t n = ix->fn(obj, keys, INDEX_KEYS_MAX);
@@ -219,39 +276,37 @@ static enum fs_err index_add(struct index *ix, const char *okey, json_t *obj)
                 return FS_ENOMEM;
             }
         }
-        if (strmap_put(set, okey, obj, NULL) != FS_OK)
+        if (strmap_put(set, okey, value, NULL) != FS_OK)
             return FS_ENOMEM;
     }
     return FS_OK;
 }
 
-/* Puts obj (a reference the cache takes) under key; *old receives the replaced object.
- * *stored says whether the cache took obj (an index may still have failed). */
-static enum fs_err cache_put_locked(struct kube_informer *inf, const char *key, json_t *obj,
-                                    json_t **old, int *stored)
+/* Puts value (which the cache takes) under key; obj is the same object parsed and old_obj
+ * the replaced one parsed (or NULL), for the indexes. *stored says whether the cache took
+ * value (an index may still have failed). */
+static enum fs_err cache_put_locked(struct kube_informer *inf, const char *key, void *value,
+                                    const json_t *obj, const json_t *old_obj, int *stored)
 {
-    void *prev = NULL;
-    enum fs_err rc = strmap_put(&inf->cache, key, obj, &prev);
-    *old = prev;
+    enum fs_err rc = strmap_put(&inf->cache, key, value, NULL);
     *stored = rc == FS_OK;
     if (rc != FS_OK)
         return rc;
     for (size_t i = 0; i < inf->nindexes; i++) {
-        if (prev)
-            index_remove(&inf->indexes[i], key, prev);
-        if ((rc = index_add(&inf->indexes[i], key, obj)) != FS_OK)
+        if (old_obj)
+            index_remove(&inf->indexes[i], key, old_obj);
+        if ((rc = index_add(&inf->indexes[i], key, obj, value)) != FS_OK)
             return rc;
     }
     return FS_OK;
 }
 
-static json_t *cache_del_locked(struct kube_informer *inf, const char *key)
+static void cache_del_locked(struct kube_informer *inf, const char *key, const json_t *old_obj)
 {
-    json_t *prev = strmap_del(&inf->cache, key);
-    if (prev)
+    strmap_del(&inf->cache, key);
+    if (old_obj)
         for (size_t i = 0; i < inf->nindexes; i++)
-            index_remove(&inf->indexes[i], key, prev);
-    return prev;
+            index_remove(&inf->indexes[i], key, old_obj);
 }
 
 /* ---- handlers ---- */
@@ -284,25 +339,22 @@ static void stat_add(struct kube_informer *inf, unsigned long *field)
     pthread_mutex_unlock(&inf->stats_lock);
 }
 
-static int same_rv(const json_t *a, const json_t *b)
-{
-    const char *ra = kube_json_str(a, "metadata.resourceVersion");
-    const char *rb = kube_json_str(b, "metadata.resourceVersion");
-    return ra && rb && strcmp(ra, rb) == 0;
-}
-
 /* ---- list ---- */
 
-/* Lists everything into a new map, then swaps it in and delivers the differences. */
+/* Lists everything into a new map and new indexes, then swaps them in and delivers the
+ * differences. Only one page of parsed objects is alive at a time. */
 static enum fs_err relist(struct kube_informer *inf)
 {
     struct strmap fresh;
+    struct strmap fresh_ix[MAX_INDEXES];
     enum fs_err rc = FS_OK;
     char *cont = NULL;
     char rv[64] = "";
     struct kube_status st;
     char key[KEY_MAX];
     strmap_init(&fresh);
+    for (size_t k = 0; k < inf->nindexes; k++)
+        strmap_init(&fresh_ix[k]);
     stat_add(inf, &inf->stats.lists);
     for (;;) {
         struct kube_list_opts lo = {.label_selector = inf->label_selector,
@@ -327,24 +379,32 @@ static enum fs_err relist(struct kube_informer *inf)
             json_t *obj = json_incref(item);
             if (inf->transform && !(obj = inf->transform(obj))) {
                 rc = FS_ENOMEM;
-                json_decref(page);
-                goto out;
+                break;
             }
+            void *v = value_new(inf, obj);
             void *prev = NULL;
-            if (strmap_put(&fresh, key, obj, &prev) != FS_OK) {
+            if (!v || strmap_put(&fresh, key, v, &prev) != FS_OK) {
+                if (v)
+                    value_free(inf, v);
                 json_decref(obj);
-                json_decref(page);
                 rc = FS_ENOMEM;
-                goto out;
+                break;
             }
-            json_decref(prev);
+            if (prev)
+                value_free(inf, prev); /* a name listed twice: the later page wins */
+            for (size_t k = 0; k < inf->nindexes && rc == FS_OK; k++) {
+                struct index tmp = {.fn = inf->indexes[k].fn, .keys = fresh_ix[k]};
+                rc = index_add(&tmp, key, obj, v);
+                fresh_ix[k] = tmp.keys;
+            }
+            json_decref(obj);
+            if (rc != FS_OK)
+                break;
         }
-        /* drop the page's references now: only the cached objects stay */
-        json_array_clear(items);
         const char *prv = kube_json_str(page, "metadata.resourceVersion");
         snprintf(rv, sizeof(rv), "%s", prv ? prv : "");
         const char *next = kube_json_str(page, "metadata.continue");
-        if (next && *next && !(cont = strdup(next)))
+        if (rc == FS_OK && next && *next && !(cont = strdup(next)))
             rc = FS_ENOMEM;
         json_decref(page);
         if (rc != FS_OK || !cont)
@@ -353,7 +413,7 @@ static enum fs_err relist(struct kube_informer *inf)
     if (rc != FS_OK)
         goto out;
 
-    /* swap in, computing the differences: the old map's objects stay alive until delivered */
+    /* swap in; the old map's values stay alive until the differences are delivered */
     struct strmap old;
     pthread_rwlock_wrlock(&inf->lock);
     old = inf->cache;
@@ -361,45 +421,48 @@ static enum fs_err relist(struct kube_informer *inf)
     strmap_init(&fresh);
     for (size_t k = 0; k < inf->nindexes; k++) {
         index_clear(&inf->indexes[k]);
-        strmap_init(&inf->indexes[k].keys);
-    }
-    struct strmap_iter it;
-    struct strmap_entry *e;
-    strmap_iter_init(&it, &inf->cache);
-    while ((e = strmap_iter_next(&it))) {
-        /* an unchanged object keeps its old identity, so borrowed pointers stay meaningful */
-        json_t *was = strmap_get(&old, e->key);
-        if (was && same_rv(was, e->value)) {
-            json_decref(e->value);
-            e->value = json_incref(was);
-        }
-        for (size_t k = 0; k < inf->nindexes && rc == FS_OK; k++)
-            rc = index_add(&inf->indexes[k], e->key, e->value);
+        inf->indexes[k].keys = fresh_ix[k];
+        strmap_init(&fresh_ix[k]);
     }
     snprintf(inf->rv, sizeof(inf->rv), "%s", rv);
     pthread_rwlock_unlock(&inf->lock);
 
-    /* deliver: adds and updates (this thread is the only writer, so reading the cache
-     * without the lock is safe here), then deletions */
-    strmap_iter_init(&it, &inf->cache);
-    while ((e = strmap_iter_next(&it))) {
-        json_t *was = strmap_get(&old, e->key);
-        if (!was)
-            call_add(inf, e->value);
-        else if (was != e->value)
-            call_update(inf, was, e->value);
+    /* deliver adds and updates, then deletions (the thread is the only writer, so it reads
+     * the cache without the lock) */
+    struct strmap_iter it;
+    struct strmap_entry *e;
+    if (inf->nhandlers > 0) {
+        strmap_iter_init(&it, &inf->cache);
+        while ((e = strmap_iter_next(&it))) {
+            void *was = strmap_get(&old, e->key);
+            if (was && value_same(inf, was, e->value))
+                continue;
+            json_t *now = value_tree(inf, e->value), *before = value_tree(inf, was);
+            if (now && !was)
+                call_add(inf, now);
+            else if (now && before)
+                call_update(inf, before, now);
+            json_decref(now);
+            json_decref(before);
+        }
+        strmap_iter_init(&it, &old);
+        while ((e = strmap_iter_next(&it))) {
+            if (strmap_get(&inf->cache, e->key))
+                continue;
+            json_t *before = value_tree(inf, e->value);
+            if (before)
+                call_delete(inf, before);
+            json_decref(before);
+        }
     }
-    strmap_iter_init(&it, &old);
-    while ((e = strmap_iter_next(&it))) {
-        if (!strmap_get(&inf->cache, e->key))
-            call_delete(inf, e->value);
-    }
-    cache_clear(&old);
-    if (rc != FS_OK)
-        log_err("cannot index %s: %s", inf->resource, fs_strerror(rc));
+    cache_clear(inf, &old);
 out:
     free(cont);
-    cache_clear(&fresh);
+    for (size_t k = 0; k < inf->nindexes; k++) {
+        struct index tmp = {.keys = fresh_ix[k]};
+        index_clear(&tmp);
+    }
+    cache_clear(inf, &fresh);
     return rc;
 }
 
@@ -420,41 +483,60 @@ static int on_event(void *arg, struct kube_event *ev)
     stat_add(inf, &inf->stats.events);
     char rv[64];
     snprintf(rv, sizeof(rv), "%s", ev->resource_version ? ev->resource_version : "");
+    /* the only writer may read without the lock */
+    void *old = strmap_get(&inf->cache, key);
+    json_t *old_obj = NULL;
+    if (old && !(old_obj = value_tree(inf, old))) {
+        inf->need_relist = 1;
+        return 1;
+    }
     if (ev->type == KUBE_EVENT_DELETED) {
         pthread_rwlock_wrlock(&inf->lock);
-        json_t *old = cache_del_locked(inf, key);
+        cache_del_locked(inf, key, old_obj);
         snprintf(inf->rv, sizeof(inf->rv), "%s", rv);
         pthread_rwlock_unlock(&inf->lock);
-        call_delete(inf, old ? old : ev->object);
-        json_decref(old);
+        call_delete(inf, old_obj ? old_obj : ev->object);
+        json_decref(old_obj);
+        if (old)
+            value_free(inf, old);
         return 0;
     }
     json_t *obj = ev->object;
-    ev->object = NULL; /* the cache takes it */
+    ev->object = NULL;
     if (inf->transform && !(obj = inf->transform(obj))) {
+        json_decref(old_obj);
         inf->need_relist = 1;
         return 1;
     }
-    json_t *old = NULL;
+    void *v = value_new(inf, obj);
     int stored = 0;
-    pthread_rwlock_wrlock(&inf->lock);
-    enum fs_err rc = cache_put_locked(inf, key, obj, &old, &stored);
-    if (rc == FS_OK)
-        snprintf(inf->rv, sizeof(inf->rv), "%s", rv);
-    pthread_rwlock_unlock(&inf->lock);
+    enum fs_err rc = FS_ENOMEM;
+    if (v) {
+        pthread_rwlock_wrlock(&inf->lock);
+        rc = cache_put_locked(inf, key, v, obj, old_obj, &stored);
+        if (rc == FS_OK)
+            snprintf(inf->rv, sizeof(inf->rv), "%s", rv);
+        pthread_rwlock_unlock(&inf->lock);
+    }
     if (rc != FS_OK) {
         /* out of memory: stop this watch; the loop relists and rebuilds the indexes */
-        if (!stored)
-            json_decref(obj);
-        json_decref(old);
+        if (v && !stored)
+            value_free(inf, v);
+        if (stored && old)
+            value_free(inf, old);
+        json_decref(obj);
+        json_decref(old_obj);
         inf->need_relist = 1;
         return 1;
     }
-    if (old)
-        call_update(inf, old, obj);
+    if (old_obj)
+        call_update(inf, old_obj, obj);
     else
         call_add(inf, obj);
-    json_decref(old);
+    json_decref(obj);
+    json_decref(old_obj);
+    if (old)
+        value_free(inf, old);
     return 0;
 }
 
@@ -596,12 +678,12 @@ json_t *kube_informer_get(struct kube_informer *inf, const char *ns, const char 
     else
         snprintf(key, sizeof(key), "%s", name);
     pthread_rwlock_rdlock(&inf->lock);
-    json_t *o = json_incref(strmap_get(&inf->cache, key));
+    json_t *o = value_tree(inf, strmap_get(&inf->cache, key));
     pthread_rwlock_unlock(&inf->lock);
     return o;
 }
 
-static json_t *collect(struct strmap *m)
+static json_t *collect(const struct kube_informer *inf, struct strmap *m)
 {
     json_t *arr = json_array();
     struct strmap_iter it;
@@ -610,7 +692,8 @@ static json_t *collect(struct strmap *m)
         return NULL;
     strmap_iter_init(&it, m);
     while ((e = strmap_iter_next(&it))) {
-        if (json_array_append(arr, e->value) != 0) {
+        json_t *o = value_tree(inf, e->value);
+        if (!o || json_array_append_new(arr, o) != 0) {
             json_decref(arr);
             return NULL;
         }
@@ -621,7 +704,7 @@ static json_t *collect(struct strmap *m)
 json_t *kube_informer_list(struct kube_informer *inf)
 {
     pthread_rwlock_rdlock(&inf->lock);
-    json_t *arr = collect(&inf->cache);
+    json_t *arr = collect(inf, &inf->cache);
     pthread_rwlock_unlock(&inf->lock);
     return arr;
 }
@@ -635,7 +718,7 @@ json_t *kube_informer_by_index(struct kube_informer *inf, const char *index, con
             continue;
         struct strmap *set = strmap_get(&inf->indexes[i].keys, key);
         if (set)
-            arr = collect(set);
+            arr = collect(inf, set);
         else
             arr = json_array();
         break;

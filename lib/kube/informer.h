@@ -4,12 +4,17 @@
  * 410 and reconnect with backoff; on a relist the cache is replaced and the differences are
  * delivered as events, so handlers never miss a deletion.
  *
+ * Memory: by default each cached object is kept as its compact JSON text (about 1 KiB for
+ * a ConfigMap instead of about 9 KiB as a jansson tree), and reads parse it: get() costs a
+ * parse of one object (a few microseconds), list() of all of them. keep_trees = 1 keeps
+ * parsed trees instead (reads are then a reference count increment).
+ *
  * Threading: each informer runs its own thread, started by kube_informer_start(). Handlers
  * are called on that thread, one at a time, after the cache has been updated, and must not
- * block for long. Cached objects are immutable json_t trees shared by the cache and the
- * handlers; never modify one (json_deep_copy() to change it). Readers on other threads use
- * the get/list/index calls, which take a read lock and return new references (jansson's
- * reference counts are atomic), so the object stays valid after a later cache update.
+ * block for long; the objects they get are borrowed for the call (json_incref to keep one)
+ * and must not be modified. Readers on other threads use the get/list/index calls, which
+ * take a read lock and return new references the caller owns (with keep_trees the tree is
+ * shared with the cache: do not modify it; json_deep_copy() to change it).
  * Owner: issue 3 (lib/kube). Users: controller, extender. */
 #ifndef KUBE_INFORMER_H
 #define KUBE_INFORMER_H
@@ -49,6 +54,7 @@ struct kube_informer_opts {
     long page_limit;                /* list page size; 0 = 500 */
     int watch_timeout_s;            /* server-side watch rotation; 0 = 300..600 randomised */
     kube_transform_fn transform;    /* may be NULL */
+    int keep_trees;                 /* cache parsed trees (fast reads, ~9x the memory) */
 };
 
 enum fs_err kube_informer_new(struct kube_informer **out, struct kube_client *c,
