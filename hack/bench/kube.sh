@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# lib/kube against client-go on the same objects, in the same run: list+watch sync time and
+# resident memory per cached object on KUBE_BENCH_OBJECTS ConfigMaps (default 50,000) in the
+# real kube-apiserver, and update events handled per second on a replayed watch stream
+# (tests/bench/kube_replay: both clients read the same bytes, so the rate is the client's).
+# Uses $KUBECONFIG (default _out/kubeconfig); brings the local cluster up if it is not.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+export KUBECONFIG=${KUBECONFIG:-$ROOT/_out/kubeconfig} PATH=$ROOT/_out/bin:$PATH
+B=$ROOT/_out/build/bench
+N=${KUBE_BENCH_OBJECTS:-50000}
+EVENTS=${KUBE_BENCH_EVENTS:-50000}
+NS=${KUBE_BENCH_NS:-foresight-bench-kube}
+ROUNDS=${KUBE_BENCH_ROUNDS:-2}
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+[ -x "$B/kube_informer_bench" ] && [ -x "$B/kube_replay" ] || { echo "bench kube: run make first" >&2; exit 1; }
+if ! kubectl get --raw /readyz >/dev/null 2>&1; then
+  echo "bench kube: bringing the local cluster up"
+  hack/cluster.sh up
+fi
+
+echo "building the client-go reference (hack/bench/kube/informer)"
+(cd hack/bench/kube && GOWORK=off GOFLAGS=-mod=mod go build -o "$B/client-go-informer" ./informer)
+
+count() {
+  kubectl get --raw "/api/v1/namespaces/$NS/configmaps?limit=1" |
+    sed -n 's/.*"remainingItemCount":\([0-9]*\).*/\1/p' | awk '{print $1 + 1}'
+}
+kubectl get namespace "$NS" >/dev/null 2>&1 || kubectl create namespace "$NS" >/dev/null
+have=$(count); have=${have:-0}
+if [ "$have" -lt "$N" ]; then
+  echo "populating $NS with $N ConfigMaps (has $have; kept for later runs)"
+  "$B/kube_informer_bench" populate "$NS" "$N"
+fi
+
+field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" <<< "$1"; }
+best_min() { printf '%s\n' "$@" | sort -g | head -1; }
+best_max() { printf '%s\n' "$@" | sort -g | tail -1; }
+
+c_sync=(); g_sync=(); c_mem=(); g_mem=()
+for r in $(seq 1 "$ROUNDS"); do
+  # alternate the order so neither always runs on a warmer server
+  for who in c go; do
+    if [ "$who" = c ]; then out=$("$B/kube_informer_bench" sync "$NS"); else out=$("$B/client-go-informer" sync "$NS"); fi
+    echo "round $r: $out"
+    [ "$(field "$out" objects)" -ge "$N" ] || { echo "bench kube: $who cached $(field "$out" objects) objects, want $N" >&2; exit 1; }
+    if [ "$who" = c ]; then c_sync+=("$(field "$out" sync_s)"); c_mem+=("$(field "$out" bytes_per_object)")
+    else g_sync+=("$(field "$out" sync_s)"); g_mem+=("$(field "$out" bytes_per_object)"); fi
+  done
+done
+
+echo "capturing the list for the replayed watch"
+kubectl get --raw "/api/v1/namespaces/$NS/configmaps" > "$work/list.json"
+replay() { # replay WHO: a fresh replay server per client, so each reads the whole stream
+  rm -f "$work/port"
+  "$B/kube_replay" "$work/list.json" "$EVENTS" "$work/port" 2> "$work/replay.err" & pids+=($!)
+  local rp=$!
+  for _ in $(seq 1 3000); do [ -s "$work/port" ] && break; sleep 0.1; done
+  [ -s "$work/port" ] || { cat "$work/replay.err" >&2; exit 1; }
+  cat > "$work/replay.kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+current-context: r
+clusters: [{name: r, cluster: {server: "http://127.0.0.1:$(cat "$work/port")"}}]
+contexts: [{name: r, context: {cluster: r, user: r}}]
+users: [{name: r, user: {}}]
+YAML
+  if [ "$1" = c ]; then KUBECONFIG=$work/replay.kubeconfig "$B/kube_informer_bench" events "$NS" "$EVENTS"
+  else KUBECONFIG=$work/replay.kubeconfig "$B/client-go-informer" events "$NS" "$EVENTS"; fi
+  kill "$rp" 2>/dev/null || true
+}
+c_ev=(); g_ev=()
+for r in $(seq 1 "$ROUNDS"); do
+  for who in go c; do
+    out=$(replay "$who")
+    echo "replay round $r: $out"
+    if [ "$who" = c ]; then c_ev+=("$(field "$out" events_per_s)"); else g_ev+=("$(field "$out" events_per_s)"); fi
+  done
+done
+
+cs=$(best_min "${c_sync[@]}"); gs=$(best_min "${g_sync[@]}")
+cm=$(best_min "${c_mem[@]}"); gm=$(best_min "${g_mem[@]}")
+ce=$(best_max "${c_ev[@]}"); ge=$(best_max "${g_ev[@]}")
+echo
+echo "lib/kube vs client-go, $N ConfigMaps, $EVENTS replayed update events (best of $ROUNDS)"
+printf '%-34s %14s %14s %10s  %s\n' metric lib/kube client-go ratio goal
+awk -v c="$cs" -v g="$gs" 'BEGIN{printf "%-34s %14.2f %14.2f %10.2f  %s\n", "list+watch sync (s)", c, g, c/g, "-"}'
+awk -v c="$cm" -v g="$gm" 'BEGIN{printf "%-34s %14.0f %14.0f %10.2f  %s\n", "resident memory per object (B)", c, g, c/g, "<= 0.50"}'
+awk -v c="$ce" -v g="$ge" 'BEGIN{printf "%-34s %14.0f %14.0f %10.2f  %s\n", "update events handled per second", c, g, c/g, ">= 1.00"}'
+awk -v cm="$cm" -v gm="$gm" -v ce="$ce" -v ge="$ge" 'BEGIN{
+  ok = (cm <= 0.5 * gm) && (ce >= ge)
+  print ok ? "goals met" : "GOALS NOT MET"; exit !ok }'
