@@ -43,6 +43,17 @@ static int parse_m4_row(char *line, char *id, size_t idlen, double *v, size_t ca
     return 0;
 }
 
+/* model names such as ETS(M,Ad,M) go into a CSV field: commas become ';' */
+static const char *csv_name(const struct fc_model *mod)
+{
+    static char buf[64];
+    snprintf(buf, sizeof(buf), "%s", mod->name);
+    for (char *p = buf; *p; p++)
+        if (*p == ',')
+            *p = ';';
+    return buf;
+}
+
 static const enum fc_method methods[] = {FC_AUTO, FC_ETS, FC_HW, FC_ARIMA, FC_SNAIVE};
 static const char *const method_names[] = {"auto", "ets", "hw", "arima", "snaive"};
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
@@ -112,7 +123,7 @@ static int bench_m4(const char *train_path, const char *test_path, int stride, i
                 c95 += a >= r.lower[2 * i + 1] && a <= r.upper[2 * i + 1];
             }
             printf("m4,%s,%s,%.6f,%.6f,%.6f,%.4f,%.4f,%s\n", id, method_names[k], smape / 48, mae / 48 / scale, fit_s,
-                   c80 / 48, c95 / 48, mod.name);
+                   c80 / 48, c95 / 48, csv_name(&mod));
             fflush(stdout);
             fc_result_release(&r);
             fc_model_release(&mod);
@@ -234,7 +245,7 @@ static int bench_res(const char *list)
                     state += sizeof(double) * (size_t)mod.simple.m;
                 printf("res,%s,%d,%s,%.6f,%.6f,%.4f,%.4f,%.4f,%.4f,%.6f,%.1f,%zu,%s\n", name, oi, method_names[k],
                        e12 / k12 / scale, e288 / k288 / scale, c80h / k12, c95h / k12, c80 / k288, c95 / k288, fit_s,
-                       upd_ns, state, mod.name);
+                       upd_ns, state, csv_name(&mod));
                 fflush(stdout);
                 fc_result_release(&r);
                 fc_model_release(&mod);

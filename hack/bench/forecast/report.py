@@ -1,6 +1,7 @@
 # Turns the benchmark's CSV lines (ours and the references') into the tables of
 # `make bench-forecast`, with ratios against the references measured in the same run.
 # Usage: python3 report.py RESULTS.csv
+import math
 import sys
 from collections import defaultdict
 
@@ -9,10 +10,12 @@ NAIVE2_PUBLISHED = (18.383, 2.395)
 
 
 def num(s):
+    """A finite float, else None (a zero MASE scale on a flat training window gives inf)."""
     try:
-        return float(s)
+        v = float(s)
     except ValueError:
         return None
+    return v if math.isfinite(v) else None
 
 
 def mean(xs):
@@ -75,7 +78,7 @@ def res_table(rows):
     print(f"{'method':<9} {'runs':>5} {'MASE 1h':>8} {'MASE 24h':>8} {'cov80':>6} {'cov95':>6} {'fit s':>8} "
           f"{'upd ns':>8} {'state B':>8}")
     for m in methods:
-        keys = [k for k, r in by[m].items() if r[4] != "NA"]
+        keys = [k for k, r in by[m].items() if num(r[4]) is not None and num(r[5]) is not None]
         g = lambda i: mean([num(by[m][k][i]) for k in keys])  # noqa: E731
         print(f"{m:<9} {len(keys):5d} {fmt(g(4))} {fmt(g(5))} {fmt(g(8), 6)} {fmt(g(9), 6)} {fmt(g(10), 8, 4)} "
               f"{fmt(g(11), 8, 1)} {fmt(g(12), 8, 0)}")
@@ -85,7 +88,9 @@ def res_table(rows):
         for m in methods:
             if m in OURS:
                 continue
-            keys = [k for k in by[m] if by[m][k][4] != "NA" and k in by["auto"] and by["auto"][k][4] != "NA"]
+            keys = [k for k in by[m] if num(by[m][k][5]) is not None and k in by["auto"]
+                    and num(by["auto"][k][5]) is not None and num(by[m][k][4]) is not None
+                    and num(by["auto"][k][4]) is not None]
             if not keys:
                 continue
             r1 = mean([num(by["auto"][k][4]) for k in keys]) / mean([num(by[m][k][4]) for k in keys])
