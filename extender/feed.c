@@ -12,18 +12,6 @@
 #include "kube/config.h"
 #include "kube/informer.h"
 
-/* lib/kube/informer.c is being written at the same time as this file: until it lands, the
- * informer symbols are weak so that the file feed (tests, benchmarks) links and runs, and
- * feed_start_kube() says what is missing. Remove these pragmas once informer.c exists. */
-#pragma weak kube_informer_new
-#pragma weak kube_informer_free
-#pragma weak kube_informer_add_handlers
-#pragma weak kube_informer_start
-#pragma weak kube_informer_has_synced
-#pragma weak kube_informer_get
-#pragma weak kube_object_key
-#pragma weak kube_transform_strip_managed_fields
-
 enum { INF_NODES, INF_PODS, INF_MICROTASKS, INF_N };
 
 struct feed {
@@ -44,7 +32,7 @@ static const char *kind_of(const json_t *o)
 static void log_bad(const char *what, const json_t *o, enum fs_err rc)
 {
     char key[320];
-    if (!kube_object_key || kube_object_key(o, key, sizeof(key)) != FS_OK)
+    if (kube_object_key(o, key, sizeof(key)) != FS_OK)
         snprintf(key, sizeof(key), "?");
     log_warn("ignoring %s %s: %s", what, key, fs_strerror(rc));
 }
@@ -106,11 +94,6 @@ enum fs_err feed_start_kube(struct feed **out, struct cluster *c, const char *ku
         return rc;
     f->c = c;
     f->cfg_loaded = 1;
-    if (!kube_informer_new) {
-        log_err("this build has no informers (lib/kube/informer.c missing): use --fake-cluster");
-        rc = FS_EINVAL;
-        goto out;
-    }
     rc = kubeconfig ? kube_config_load_file(&f->cfg, kubeconfig, NULL) : kube_config_load_default(&f->cfg, NULL);
     if (rc != FS_OK) {
         log_err("cannot load kubeconfig: %s", f->cfg.errbuf);

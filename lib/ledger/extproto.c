@@ -202,6 +202,7 @@ struct args {
     size_t n;
     const char **names;
     json_t **items;
+    char *arena; /* the fast path's copies of the node names */
 };
 
 static void args_release(struct args *a)
@@ -209,11 +210,217 @@ static void args_release(struct args *a)
     json_decref(a->root);
     free(a->names);
     free(a->items);
+    free(a->arena);
     memset(a, 0, sizeof(*a));
+}
+
+
+/* ---- fast path for the scheduler's own request shape ----
+ * kube-scheduler (nodeCacheCapable) sends {"Pod":{...},"Nodes":null,"NodeNames":["n1",...]}:
+ * at 5,000 nodes, building a jansson tree of 5,000 strings costs more than the whole ledger
+ * check. This scanner handles exactly that shape: any key order and case, whitespace, node
+ * names without escapes or non-ASCII bytes. The Pod object's bytes are handed to jansson
+ * (which validates them). Anything else, valid or not, returns 1 and the request takes the
+ * jansson path, which answers it or reports the error; so the scanner never has to be a
+ * complete JSON parser, only a strict one. */
+struct scan {
+    const char *p, *end;
+};
+
+static void scan_ws(struct scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+/* A string without escapes, control or non-ASCII bytes; *str/len exclude the quotes. */
+static int scan_plain_str(struct scan *s, const char **str, size_t *len)
+{
+    if (s->p >= s->end || *s->p != '"')
+        return -1;
+    const char *b = ++s->p;
+    while (s->p < s->end && *s->p != '"') {
+        unsigned char ch = (unsigned char)*s->p;
+        if (ch == '\\' || ch < 0x20 || ch >= 0x80)
+            return -1;
+        s->p++;
+    }
+    if (s->p >= s->end)
+        return -1;
+    *str = b;
+    *len = (size_t)(s->p - b);
+    s->p++;
+    return 0;
+}
+
+/* Skips a balanced {...} (strings may hold anything escaped); jansson checks it later. */
+static int scan_object_range(struct scan *s, const char **b, size_t *len)
+{
+    if (s->p >= s->end || *s->p != '{')
+        return -1;
+    const char *start = s->p;
+    size_t depth = 0;
+    for (; s->p < s->end; s->p++) {
+        char ch = *s->p;
+        if (ch == '"') {
+            for (s->p++; s->p < s->end && *s->p != '"'; s->p++)
+                if (*s->p == '\\')
+                    s->p++;
+            if (s->p >= s->end)
+                return -1;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+        } else if (ch == '}' || ch == ']') {
+            if (depth == 0)
+                return -1;
+            if (--depth == 0) {
+                s->p++;
+                *b = start;
+                *len = (size_t)(s->p - start);
+                return 0;
+            }
+        }
+    }
+    return -1;
+}
+
+static int scan_null(struct scan *s)
+{
+    if (s->end - s->p >= 4 && memcmp(s->p, "null", 4) == 0) {
+        s->p += 4;
+        return 0;
+    }
+    return -1;
+}
+
+static int key_is(const char *k, size_t len, const char *want)
+{
+    return strlen(want) == len && strncasecmp(k, want, len) == 0;
+}
+
+/* 0: parsed into a; 1: not the expected shape (use jansson); <0: out of memory. */
+static int args_parse_fast(const char *body, size_t len, struct args *a)
+{
+    struct scan s = {body, body + len};
+    const char *pod = NULL, *k;
+    size_t pod_len = 0, klen, n = 0, cap = 0;
+    int seen_pod = 0, seen_names = 0, seen_nodes = 0, have_names = 0;
+    /* name offsets into the arena, resolved to pointers once the arena stops moving */
+    size_t *off = NULL, arena_len = 0;
+    int rc = 1;
+    memset(a, 0, sizeof(*a));
+    if (!(a->arena = malloc(len + 1)))
+        return -1;
+    scan_ws(&s);
+    if (s.p >= s.end || *s.p++ != '{')
+        goto out;
+    for (;;) {
+        scan_ws(&s);
+        if (scan_plain_str(&s, &k, &klen))
+            goto out;
+        scan_ws(&s);
+        if (s.p >= s.end || *s.p++ != ':')
+            goto out;
+        scan_ws(&s);
+        if (key_is(k, klen, "Pod")) {
+            if (seen_pod++ || scan_object_range(&s, &pod, &pod_len))
+                goto out;
+        } else if (key_is(k, klen, "Nodes")) {
+            if (seen_nodes++ || scan_null(&s))
+                goto out;
+        } else if (key_is(k, klen, "NodeNames")) {
+            if (seen_names++)
+                goto out;
+            if (scan_null(&s) != 0) { /* null: as if absent */
+                if (s.p >= s.end || *s.p++ != '[')
+                    goto out;
+                have_names = 1;
+                scan_ws(&s);
+                if (s.p < s.end && *s.p == ']') {
+                    s.p++;
+                } else {
+                    for (;;) {
+                        const char *nm;
+                        size_t nl;
+                        scan_ws(&s);
+                        if (scan_plain_str(&s, &nm, &nl) || nl == 0)
+                            goto out;
+                        if (n == cap) {
+                            size_t nc = cap ? 2 * cap : 1024;
+                            size_t *o = realloc(off, nc * sizeof(*o));
+                            if (!o) {
+                                rc = -1;
+                                goto out;
+                            }
+                            off = o;
+                            cap = nc;
+                        }
+                        if (++n > EXT_MAX_NODES)
+                            goto out;
+                        off[n - 1] = arena_len;
+                        memcpy(a->arena + arena_len, nm, nl);
+                        arena_len += nl;
+                        a->arena[arena_len++] = '\0';
+                        scan_ws(&s);
+                        if (s.p < s.end && *s.p == ',') {
+                            s.p++;
+                            continue;
+                        }
+                        if (s.p < s.end && *s.p == ']') {
+                            s.p++;
+                            break;
+                        }
+                        goto out;
+                    }
+                }
+            }
+        } else {
+            goto out;
+        }
+        scan_ws(&s);
+        if (s.p < s.end && *s.p == ',') {
+            s.p++;
+            continue;
+        }
+        if (s.p < s.end && *s.p == '}') {
+            s.p++;
+            break;
+        }
+        goto out;
+    }
+    scan_ws(&s);
+    if (s.p != s.end || !pod || !have_names)
+        goto out;
+    json_error_t jerr;
+    if (!(a->root = json_loadb(pod, pod_len, 0, &jerr)) || cluster_pod_parse(a->root, &a->pod) != FS_OK)
+        goto out; /* the jansson path reports what is wrong with it */
+    a->cache_mode = 1;
+    a->n = n;
+    a->names = calloc(n ? n : 1, sizeof(*a->names));
+    a->items = calloc(1, sizeof(*a->items));
+    if (!a->names || !a->items) {
+        rc = -1;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        a->names[i] = a->arena + off[i];
+    rc = 0;
+out:
+    free(off);
+    if (rc != 0)
+        args_release(a);
+    return rc;
 }
 
 static enum fs_err args_parse(const char *body, size_t len, struct args *a, char *err, size_t errlen)
 {
+    int fast = len <= EXT_MAX_BODY_DEFAULT ? args_parse_fast(body, len, a) : 1;
+    if (fast == 0)
+        return FS_OK;
+    if (fast < 0) {
+        snprintf(err, errlen, "out of memory");
+        return FS_ENOMEM;
+    }
     memset(a, 0, sizeof(*a));
     if (!(a->root = load(body, len, err, errlen)))
         return FS_EPARSE;
@@ -275,7 +482,7 @@ static void bad_request(struct ext_counters *ctr, const char *err, struct ext_re
 
 /* One decision per requested node; shape prepared once per request (lock held). */
 struct decision {
-    const struct ledger_node *node; /* NULL when unknown */
+    struct ledger_node *node; /* NULL when unknown */
     struct ledger_fit fit;
 };
 
@@ -297,7 +504,7 @@ static enum fs_err decide(struct cluster *c, const struct args *a, int64_t now, 
     for (size_t i = 0; i < a->n; i++) {
         d[i].node = ledger_node_get(c->ledger, a->names[i]);
         if (d[i].node && want_score)
-            ledger_check(c->ledger, d[i].node, &s, &d[i].fit);
+            ledger_check_memo(c->ledger, d[i].node, &s, &d[i].fit); /* replicas of one curve reuse it */
         else if (d[i].node)
             ledger_check_fit(c->ledger, d[i].node, &s, &d[i].fit);
         else

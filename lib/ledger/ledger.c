@@ -143,6 +143,7 @@ void ledger_advance(struct ledger *l, int64_t now)
         for (int64_t k = from; k < to; k++)
             fill_step(l, nd, k);
         node_recompute_peak(l, nd);
+        nd->gen++;
     }
     l->generation++;
 }
@@ -159,6 +160,7 @@ enum fs_err ledger_node_set(struct ledger *l, const char *name, const int64_t al
     if (n) {
         memcpy(n->alloc, alloc, sizeof(n->alloc));
         compute_limits(l, n);
+        n->gen++;
         l->generation++;
         return FS_OK;
     }
@@ -206,6 +208,7 @@ static void apply(struct ledger *l, struct ledger_node *n, const struct ledger_s
             n->ring[(size_t)r * l->cfg.n_steps + slot] += sign * ledger_shape_at(s, r, k);
     }
     node_recompute_peak(l, n);
+    n->gen++;
 }
 
 static void claim_detach(struct ledger *l, struct ledger_claim *c)
@@ -277,6 +280,32 @@ static enum fs_err shape_copy(struct ledger_shape *dst, const struct ledger_shap
     return FS_OK;
 }
 
+/* FNV-1a over everything that decides a check's outcome, so that a memo keyed by it is
+ * only reused for the very same demand at the very same steps. */
+static uint64_t fnv(uint64_t h, int64_t v)
+{
+    uint64_t x = (uint64_t)v;
+    for (int i = 0; i < 8; i++) {
+        h ^= (x >> (8 * i)) & 0xff;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static void shape_hash(struct ledger_shape *s)
+{
+    uint64_t h = 14695981039346656037ull;
+    h = fnv(h, s->first);
+    h = fnv(h, s->len);
+    h = fnv(h, s->flat);
+    for (int r = 0; r < LEDGER_NRES; r++) {
+        h = fnv(h, s->flat_v[r]);
+        for (uint32_t i = 0; !s->flat && i < s->len; i++)
+            h = fnv(h, s->v[r][i]);
+    }
+    s->hash = h ? h : 1; /* 0 never names a shape */
+}
+
 enum fs_err ledger_shape_init(struct ledger_shape *s, const struct ledger *l, const struct curve *c,
                               enum curve_band b, int64_t start_s)
 {
@@ -287,6 +316,7 @@ enum fs_err ledger_shape_init(struct ledger_shape *s, const struct ledger *l, co
         s->flat = 1;
         for (int r = 0; r < LEDGER_NRES; r++)
             s->flat_v[r] = s->peak[r] = c->flat_value[r];
+        shape_hash(s);
         return FS_OK;
     }
     if (c->n_steps == 0 || c->step_s == 0)
@@ -324,6 +354,7 @@ enum fs_err ledger_shape_init(struct ledger_shape *s, const struct ledger *l, co
                 s->peak[r] = v;
         }
     }
+    shape_hash(s);
     return FS_OK;
 }
 
@@ -340,13 +371,77 @@ static int score_of(double rise, double after)
     return (int)lround(x);
 }
 
+/* One resource of check(): the window [lo, hi) is at most two runs of contiguous ring
+ * slots, each scanned by a tight loop over plain arrays (no per-step slot arithmetic, no
+ * branches on the resource), which is what keeps prioritize at 5,000 nodes cheap. */
+struct res_scan {
+    int64_t before, after, need_max;
+    int over; /* some step with demand > 0 overflows the limit */
+};
+
+static void scan_res(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s, int r,
+                     int64_t lo, int64_t hi, struct res_scan *o)
+{
+    uint32_t steps = l->cfg.n_steps;
+    const int64_t *ring = n->ring + (size_t)r * steps;
+    int64_t limit = n->limit[r], before = 0, after = 0, need_max = 0;
+    int over = 0;
+    if (s->flat && lo == l->base) {
+        before = n->peak[r]; /* the window is the whole horizon */
+    } else {
+        for (int64_t k = lo; k < hi;) {
+            size_t slot = slot_of(l, k);
+            size_t seg = (size_t)(hi - k) < steps - slot ? (size_t)(hi - k) : steps - slot;
+            const int64_t *h = ring + slot;
+            if (s->flat) {
+                for (size_t i = 0; i < seg; i++)
+                    before = h[i] > before ? h[i] : before;
+            } else {
+                const int64_t *nd = s->v[r] + (k - s->first);
+                for (size_t i = 0; i < seg; i++) {
+                    int64_t t = h[i] + nd[i];
+                    before = h[i] > before ? h[i] : before;
+                    after = t > after ? t : after;
+                    need_max = nd[i] > need_max ? nd[i] : need_max;
+                    over |= (nd[i] > 0) & (t > limit);
+                }
+            }
+            k += (int64_t)seg;
+        }
+    }
+    if (s->flat && lo < hi) {
+        need_max = s->flat_v[r];
+        after = before + need_max;
+        over = need_max > 0 && after > limit;
+    }
+    o->before = before;
+    o->after = after;
+    o->need_max = need_max;
+    o->over = over;
+}
+
+/* The first step of [lo, hi) where resource r overflows (only called when one does). */
+static int64_t first_overflow(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
+                              int r, int64_t lo, int64_t hi, int64_t *have, int64_t *need)
+{
+    const int64_t *ring = n->ring + (size_t)r * l->cfg.n_steps;
+    for (int64_t k = lo; k < hi; k++) {
+        int64_t h = ring[slot_of(l, k)], d = s->flat ? s->flat_v[r] : s->v[r][k - s->first];
+        if (d > 0 && h + d > n->limit[r]) {
+            *have = h;
+            *need = d;
+            return k;
+        }
+    }
+    return hi;
+}
+
 static void check(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
                   struct ledger_fit *out, int want_score)
 {
     uint32_t steps = l->cfg.n_steps;
     memset(out, 0, sizeof(*out));
     out->fits = 1;
-    int64_t before[LEDGER_NRES] = {0}, after[LEDGER_NRES] = {0};
     int64_t lo = s->first > l->base ? s->first : l->base;
     int64_t hi = l->base + steps;
     if (!s->flat && s->first + (int64_t)s->len < hi)
@@ -358,27 +453,20 @@ static void check(const struct ledger *l, const struct ledger_node *n, const str
             fast = 0;
     if (fast && !want_score)
         return; /* fits everywhere; no score asked for */
-    if (s->flat && lo == l->base) {
-        /* flat over the whole horizon: the node's peak is the window's peak */
-        for (int r = 0; r < LEDGER_NRES; r++) {
-            before[r] = n->peak[r];
-            after[r] = n->peak[r] + s->flat_v[r];
-        }
-        if (fast)
-            goto score;
-    }
-    size_t slot = lo < hi ? slot_of(l, lo) : 0;
-    for (int64_t k = lo; k < hi; k++, slot = slot + 1 == steps ? 0 : slot + 1) {
-        for (int r = 0; r < LEDGER_NRES; r++) {
-            int64_t have = n->ring[(size_t)r * steps + slot];
-            int64_t need = s->flat ? s->flat_v[r] : s->v[r][k - s->first];
-            if (have > before[r])
-                before[r] = have;
-            if (have + need > after[r])
-                after[r] = have + need;
-            if (!fast && need > n->limit[r])
-                out->unresolvable = 1;
-            if (!fast && out->fits && need > 0 && have + need > n->limit[r]) {
+    int64_t best_step = INT64_MAX;
+    for (int r = 0; r < LEDGER_NRES; r++) {
+        /* an unlimited resource never fails and does not score; zero demand neither */
+        if (n->limit[r] == INT64_MAX || s->peak[r] <= 0)
+            continue;
+        struct res_scan sc;
+        scan_res(l, n, s, r, lo, hi, &sc);
+        if (sc.need_max > n->limit[r])
+            out->unresolvable = 1;
+        if (sc.over) {
+            int64_t have = 0, need = 0;
+            int64_t k = first_overflow(l, n, s, r, lo, hi, &have, &need);
+            if (k < best_step) { /* the earliest overflow; on a tie the first resource */
+                best_step = k;
                 out->fits = 0;
                 out->res = (enum curve_res)r;
                 out->step = k;
@@ -387,22 +475,19 @@ static void check(const struct ledger *l, const struct ledger_node *n, const str
                 out->limit = n->limit[r];
             }
         }
-    }
-score:
-    for (int r = 0; r < LEDGER_NRES; r++) {
-        if (s->peak[r] <= 0 || n->limit[r] == INT64_MAX)
-            continue;
         if (n->limit[r] == 0) {
             out->rise = out->after = 1;
             continue;
         }
-        double rise = (double)(after[r] - before[r]) / (double)n->limit[r];
-        double aft = (double)after[r] / (double)n->limit[r];
+        double rise = (double)(sc.after - sc.before) / (double)n->limit[r];
+        double aft = (double)sc.after / (double)n->limit[r];
         if (rise > out->rise)
             out->rise = rise;
         if (aft > out->after)
             out->after = aft;
     }
+    if (out->fits)
+        out->unresolvable = 0;
     out->score = out->fits ? score_of(out->rise, out->after) : 0;
 }
 
@@ -416,6 +501,22 @@ void ledger_check_fit(const struct ledger *l, const struct ledger_node *n, const
                       struct ledger_fit *out)
 {
     check(l, n, s, out, 0);
+}
+
+void ledger_check_memo(struct ledger *l, struct ledger_node *n, const struct ledger_shape *s,
+                       struct ledger_fit *out)
+{
+    if (n->memo.valid && n->memo.gen == n->gen && n->memo.base == l->base && n->memo.shape_hash == s->hash &&
+        s->hash != 0) {
+        *out = n->memo.fit;
+        return;
+    }
+    check(l, n, s, out, 1);
+    n->memo.gen = n->gen;
+    n->memo.base = l->base;
+    n->memo.shape_hash = s->hash;
+    n->memo.fit = *out;
+    n->memo.valid = 1;
 }
 
 const struct ledger_claim *ledger_claim_get(const struct ledger *l, const char *key)

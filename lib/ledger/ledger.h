@@ -39,6 +39,21 @@ struct ledger_shape {
     int64_t *v[LEDGER_NRES];       /* len values each; NULL when flat */
     int64_t flat_v[LEDGER_NRES];
     int64_t peak[LEDGER_NRES];
+    uint64_t hash; /* of first, len and the values: names the shape in per-node memos */
+};
+
+/* Outcome of checking one shape against one node. */
+struct ledger_fit {
+    int fits;
+    int unresolvable;     /* the pod alone exceeds the node's limit: no eviction helps */
+    enum curve_res res;   /* first overflowing resource (when !fits) */
+    int64_t step;         /* absolute step of the first overflow */
+    int64_t reserved;     /* already reserved at that step */
+    int64_t need;         /* the pod's demand at that step */
+    int64_t limit;        /* the node's limit for that resource */
+    double rise;          /* dominant rise of the node's peak over the pod's window / limit */
+    double after;         /* dominant peak after placement over the pod's window / limit */
+    int score;            /* 0..10, see ledger_score() */
 };
 
 struct ledger_node {
@@ -50,6 +65,15 @@ struct ledger_node {
     struct ledger_claim **claims;
     size_t n_claims, cap_claims;
     size_t index; /* position in ledger.nodes */
+    uint64_t gen; /* bumped whenever the ring or the limits change */
+    /* the last scored check on this node (ledger_check_memo): valid while gen, the
+     * ledger's base and the shape's hash are the same */
+    struct {
+        uint64_t gen, shape_hash;
+        int64_t base;
+        int valid;
+        struct ledger_fit fit;
+    } memo;
 };
 
 struct ledger_claim {
@@ -69,19 +93,6 @@ struct ledger {
     struct lmap claims;  /* key -> struct ledger_claim */
 };
 
-/* Outcome of checking one shape against one node. */
-struct ledger_fit {
-    int fits;
-    int unresolvable;     /* the pod alone exceeds the node's limit: no eviction helps */
-    enum curve_res res;   /* first overflowing resource (when !fits) */
-    int64_t step;         /* absolute step of the first overflow */
-    int64_t reserved;     /* already reserved at that step */
-    int64_t need;         /* the pod's demand at that step */
-    int64_t limit;        /* the node's limit for that resource */
-    double rise;          /* dominant rise of the node's peak over the pod's window / limit */
-    double after;         /* dominant peak after placement over the pod's window / limit */
-    int score;            /* 0..10, see ledger_score() */
-};
 
 enum fs_err ledger_new(const struct ledger_config *cfg, int64_t now, struct ledger **out);
 void ledger_free(struct ledger *l);
@@ -105,6 +116,12 @@ int64_t ledger_shape_at(const struct ledger_shape *s, enum curve_res r, int64_t 
 /* Checks the shape on the node over the horizon and scores it (never modifies the ledger). */
 void ledger_check(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
                   struct ledger_fit *out);
+
+/* ledger_check that remembers its answer on the node: asking again for the same shape
+ * (the replicas of one MicroTask, or filter then prioritize of one pod) while the node's
+ * ring is unchanged costs O(1). The extender's hot path. */
+void ledger_check_memo(struct ledger *l, struct ledger_node *n, const struct ledger_shape *s,
+                       struct ledger_fit *out);
 
 /* The same without the score (rise, after, score stay 0 when it fits): O(1) for nodes
  * whose peak leaves room for the pod's peak. Used by filter. */

@@ -14,6 +14,13 @@ static uint64_t hash(const char *s)
     uint64_t h = 1469598103934665603ULL;
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    /* FNV's low bits barely differ for names like node-00001, node-00002: mix the high
+     * bits down (splitmix64's finaliser) so that linear probing does not form long runs */
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
     return h;
 }
 
@@ -36,11 +43,12 @@ static struct lmap_slot *find(const struct lmap *m, const char *key)
     if (!m->cap)
         return NULL;
     size_t mask = m->cap - 1;
-    for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
+    uint64_t h = hash(key);
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
         struct lmap_slot *s = &m->slots[i];
         if (!s->key)
             return NULL;
-        if (s->key != LMAP_TOMB && strcmp(s->key, key) == 0)
+        if (s->hash == h && s->key != LMAP_TOMB && strcmp(s->key, key) == 0)
             return s;
     }
 }
@@ -63,7 +71,7 @@ static enum fs_err grow(struct lmap *m)
         struct lmap_slot *s = &m->slots[i];
         if (!s->key || s->key == LMAP_TOMB)
             continue;
-        size_t j = hash(s->key) & (cap - 1);
+        size_t j = s->hash & (cap - 1);
         while (slots[j].key)
             j = (j + 1) & (cap - 1);
         slots[j] = *s;
@@ -91,12 +99,14 @@ enum fs_err lmap_put(struct lmap *m, const char *key, void *value)
     if (!k)
         return FS_ENOMEM;
     size_t mask = m->cap - 1;
-    size_t i = hash(key) & mask;
+    uint64_t h = hash(key);
+    size_t i = h & mask;
     while (m->slots[i].key && m->slots[i].key != LMAP_TOMB)
         i = (i + 1) & mask;
     if (!m->slots[i].key)
         m->used++;
     m->slots[i].key = k;
+    m->slots[i].hash = h;
     m->slots[i].value = value;
     m->len++;
     return FS_OK;

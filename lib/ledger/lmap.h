@@ -4,12 +4,14 @@
 #define FS_LEDGER_LMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/fs_err.h"
 
 struct lmap_slot {
     char *key; /* NULL: empty; LMAP_TOMB: deleted */
     void *value;
+    uint64_t hash; /* of key: compared before the key itself */
 };
 
 struct lmap {

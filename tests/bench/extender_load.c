@@ -2,9 +2,15 @@
  *   extender_load gen NODES FILE     writes a v1 List: NODES nodes (8 cpu, 32Gi), on each a
  *                                    pod with requests and a MicroTask pod with a 1 h predicted
  *                                    curve (120 steps of 30 s) whose peak moves from node to node
- *   extender_load run URL NODES N    sends N filter+prioritize pairs (nodeCacheCapable form, all
+ *   extender_load run URL NODES N [same|distinct|ref]
+ *                                    sends N filter+prioritize pairs (nodeCacheCapable form, all
  *                                    NODES names, a MicroTask pod with a 1 h curve) over one
- *                                    keep-alive connection; prints p50/p99/max in ms per pair */
+ *                                    keep-alive connection; prints p50/p99/max in ms per pair.
+ *                                    same: one pod every time (the replicas of one MicroTask);
+ *                                    distinct: every pair a new pod of another MicroTask (a new
+ *                                    curve, nothing reusable from the pair before);
+ *                                    ref: the same bodies POSTed twice to /healthz, which
+ *                                    ignores them: the HTTP round trip alone, the reference */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +85,7 @@ static int cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int post(CURL *h, const char *url, const char *body, size_t len)
+static int post(CURL *h, const char *url, const char *body, size_t len, int any_status)
 {
     size_t got = 0;
     long code = 0;
@@ -91,10 +97,27 @@ static int post(CURL *h, const char *url, const char *body, size_t len)
     if (curl_easy_perform(h) != CURLE_OK)
         return -1;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    return code == 200 && got > 2 ? 0 : -1;
+    return (code == 200 || any_status) && got > 2 ? 0 : -1;
 }
 
-static int run(const char *base, int nodes, int n)
+/* The ExtenderArgs body for pair i: pod i of MicroTask mt-k (k fixed unless distinct). */
+static char *args_body(json_t *names, int i, int distinct, int nodes)
+{
+    char uid[64], mt[64];
+    snprintf(uid, sizeof(uid), "bench-uid-%d", distinct ? i : 0);
+    snprintf(mt, sizeof(mt), "mt-%d", distinct ? (i % nodes) : 1);
+    json_t *pod = json_pack("{s:{s:s, s:s, s:s, s:{s:s}}, s:{s:[{s:s, s:{s:{s:s, s:s}}}]}}", "metadata", "name",
+                            uid, "namespace", "default", "uid", uid, "labels", "foresight.sh/microtask", mt, "spec",
+                            "containers", "name", "c", "resources", "requests", "cpu", "2", "memory", "4Gi");
+    json_t *args = json_pack("{s:o, s:n, s:O}", "Pod", pod, "Nodes", "NodeNames", names);
+    char *body = args ? json_dumps(args, JSON_COMPACT) : NULL;
+    json_decref(args);
+    return body;
+}
+
+enum mode { M_SAME, M_DISTINCT, M_REF };
+
+static int run(const char *base, int nodes, int n, enum mode mode)
 {
     json_t *names = json_array();
     char name[64], url_f[512], url_p[512];
@@ -102,38 +125,43 @@ static int run(const char *base, int nodes, int n)
         snprintf(name, sizeof(name), "node-%05d", i);
         json_array_append_new(names, json_string(name));
     }
-    /* the pod being scheduled: a MicroTask pod whose prediction the extender holds (mt-1) */
-    json_t *pod = json_pack("{s:{s:s, s:s, s:s, s:{s:s}}, s:{s:[{s:s, s:{s:{s:s, s:s}}}]}}", "metadata", "name",
-                            "bench", "namespace", "default", "uid", "bench-uid", "labels", "foresight.sh/microtask",
-                            "mt-1", "spec", "containers", "name", "c", "resources", "requests", "cpu", "2", "memory",
-                            "4Gi");
-    json_t *args = json_pack("{s:o, s:n, s:o}", "Pod", pod, "Nodes", "NodeNames", names);
-    char *body = json_dumps(args, JSON_COMPACT);
-    json_decref(args);
-    if (!body)
+    int warm = n / 10, total = warm + n;
+    /* bodies built before timing, so the generator's own JSON work is not measured */
+    char **bodies = calloc((size_t)total, sizeof(*bodies));
+    double *lat = calloc((size_t)n, sizeof(double));
+    if (!bodies || !lat)
         return 1;
-    size_t len = strlen(body);
-    snprintf(url_f, sizeof(url_f), "%s/filter", base);
-    snprintf(url_p, sizeof(url_p), "%s/prioritize", base);
+    for (int i = 0; i < total; i++)
+        if (!(bodies[i] = (mode == M_DISTINCT || i == 0) ? args_body(names, i, mode == M_DISTINCT, nodes)
+                                                        : bodies[0]))
+            return 1;
+    json_decref(names);
+    size_t len = strlen(bodies[0]);
+    snprintf(url_f, sizeof(url_f), "%s/%s", base, mode == M_REF ? "healthz" : "filter");
+    snprintf(url_p, sizeof(url_p), "%s/%s", base, mode == M_REF ? "healthz" : "prioritize");
     CURL *h = curl_easy_init();
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    double *lat = calloc((size_t)n, sizeof(double));
     int errors = 0;
-    for (int i = -n / 10; i < n; i++) { /* a tenth of warm-up */
+    for (int i = 0; i < total; i++) { /* the first tenth warms up */
+        const char *b = bodies[i];
+        size_t bl = strlen(b);
         double t0 = mono();
-        int rc = post(h, url_f, body, len) | post(h, url_p, body, len);
+        int rc = post(h, url_f, b, bl, mode == M_REF) | post(h, url_p, b, bl, mode == M_REF);
         double dt = mono() - t0;
         if (rc)
             errors++;
-        if (i >= 0)
-            lat[i] = dt * 1000.0;
+        if (i >= warm)
+            lat[i - warm] = dt * 1000.0;
     }
     qsort(lat, (size_t)n, sizeof(double), cmp);
     printf("nodes=%d pairs=%d body_bytes=%zu p50_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%d\n", nodes, n, len,
            lat[n / 2], lat[(n * 99) / 100], lat[n - 1], errors);
+    for (int i = 0; i < total; i++)
+        if (i == 0 || mode == M_DISTINCT)
+            free(bodies[i]);
+    free(bodies);
     free(lat);
-    free(body);
     curl_slist_free_all(hdr);
     curl_easy_cleanup(h);
     return errors ? 1 : 0;
@@ -145,17 +173,26 @@ int main(int argc, char **argv)
         long nodes = strtol(argv[2], NULL, 10);
         return gen(nodes > 0 && nodes < 1000000 ? (int)nodes : 1, argv[3]);
     }
-    if (argc == 5 && strcmp(argv[1], "run") == 0) {
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "run") == 0) {
+        enum mode mode = M_SAME;
+        if (argc == 6 && strcmp(argv[5], "distinct") == 0)
+            mode = M_DISTINCT;
+        else if (argc == 6 && strcmp(argv[5], "ref") == 0)
+            mode = M_REF;
+        else if (argc == 6 && strcmp(argv[5], "same") != 0) {
+            fprintf(stderr, "extender_load: mode is same, distinct or ref\n");
+            return 2;
+        }
         curl_global_init(CURL_GLOBAL_DEFAULT);
         long nodes = strtol(argv[3], NULL, 10), pairs = strtol(argv[4], NULL, 10);
         if (nodes < 1 || nodes > 100000 || pairs < 10 || pairs > 1000000) {
             fprintf(stderr, "extender_load: NODES 1..100000, PAIRS 10..1000000\n");
             return 2;
         }
-        int rc = run(argv[2], (int)nodes, (int)pairs);
+        int rc = run(argv[2], (int)nodes, (int)pairs, mode);
         curl_global_cleanup();
         return rc;
     }
-    fprintf(stderr, "usage: extender_load gen NODES FILE | run URL NODES PAIRS\n");
+    fprintf(stderr, "usage: extender_load gen NODES FILE | run URL NODES PAIRS [same|distinct|ref]\n");
     return 2;
 }

@@ -383,6 +383,68 @@ static void test_malformed_requests(void **state)
     cluster_release(c);
 }
 
+
+/* The scanner for the scheduler's usual request shape and the general jansson path give
+ * byte-identical replies; shapes the scanner does not take (escapes, a NodeList, unknown
+ * keys, duplicates) still get the general path's answer, and broken ones a 400. */
+static void test_fast_and_general_parsers_agree(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    node(c, "n1", "4", "8Gi");
+    node(c, "n2", "1", "8Gi");
+    const char *pod = "{\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"uid\":\"u1\"},"
+                      "\"spec\":{\"containers\":[{\"name\":\"m\",\"resources\":{\"requests\":{\"cpu\":\"2\"}}}]}}";
+    char bodies[6][1024];
+    /* 0: the scheduler's shape (fast); 1: lowercase keys, other order, whitespace (fast);
+     * 2: an escaped name (general); 3: an unknown extra key (general); 4: "nodes" null
+     * last with tabs (fast); 5: duplicate NodeNames (general: jansson keeps the last) */
+    snprintf(bodies[0], 1024, "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[\"n1\",\"n2\",\"zz\"]}", pod);
+    snprintf(bodies[1], 1024, " { \"nodenames\" : [ \"n1\" , \"n2\",\"zz\" ] ,\n \"pod\" : %s } ", pod);
+    snprintf(bodies[2], 1024, "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[\"n\\u0031\",\"n2\",\"zz\"]}", pod);
+    snprintf(bodies[3], 1024, "{\"Pod\":%s,\"Extra\":{\"a\":[1]},\"NodeNames\":[\"n1\",\"n2\",\"zz\"]}", pod);
+    snprintf(bodies[4], 1024, "{\"NodeNames\":[\"n1\",\"n2\",\"zz\"],\t\"Pod\":%s,\"Nodes\":\tnull}", pod);
+    snprintf(bodies[5], 1024, "{\"Pod\":%s,\"NodeNames\":[\"x\"],\"NodeNames\":[\"n1\",\"n2\",\"zz\"]}", pod);
+    for (int verb = 0; verb < 2; verb++) {
+        struct ext_reply first = {0};
+        for (int i = 0; i < 6; i++) {
+            struct ext_reply r;
+            if (verb == 0)
+                ext_filter(c, bodies[i], strlen(bodies[i]), T0, NULL, &r);
+            else
+                ext_prioritize(c, bodies[i], strlen(bodies[i]), T0, NULL, &r);
+            assert_int_equal(r.status, 200);
+            if (i == 0) {
+                first = r;
+                continue;
+            }
+            if (strcmp(first.body, r.body) != 0)
+                fail_msg("body %d answers %s, not %s", i, r.body, first.body);
+            ext_reply_release(&r);
+        }
+        if (verb == 0) {
+            assert_non_null(strstr(first.body, "\"NodeNames\":[\"n1\"]"));
+            assert_non_null(strstr(first.body, "\"zz\":\"node zz is unknown to foresight"));
+        } else {
+            assert_non_null(strstr(first.body, "{\"Host\":\"n2\",\"Score\":0}"));
+        }
+        ext_reply_release(&first);
+        /* broken variants of the fast shape */
+        char bad[1024];
+        snprintf(bad, sizeof(bad), "{\"Pod\":%s,\"NodeNames\":[\"n1\",]}", pod);
+        expect_400(c, bad, strlen(bad), "malformed json", verb);
+        snprintf(bad, sizeof(bad), "{\"Pod\":%s,\"NodeNames\":[\"n1\"", pod);
+        expect_400(c, bad, strlen(bad), "malformed json", verb);
+        snprintf(bad, sizeof(bad), "{\"Pod\":%s,\"NodeNames\":[\"n1\"]} x", pod);
+        expect_400(c, bad, strlen(bad), "malformed json", verb);
+        snprintf(bad, sizeof(bad), "{\"Pod\":{\"metadata\":}},\"NodeNames\":[\"n1\"]}");
+        expect_400(c, bad, strlen(bad), "malformed json", verb);
+        snprintf(bad, sizeof(bad), "{\"Pod\":%s,\"NodeNames\":[\"\"]}", pod);
+        expect_400(c, bad, strlen(bad), "node 0 has no name", verb);
+    }
+    cluster_release(c);
+}
+
 /* Restart: a cluster rebuilt from the same objects holds the same claims, in any order. */
 static void test_rebuild_is_idempotent(void **state)
 {
@@ -437,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_bind_claims_and_releases),
         cmocka_unit_test(test_malformed_requests),
         cmocka_unit_test(test_rebuild_is_idempotent),
+        cmocka_unit_test(test_fast_and_general_parsers_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

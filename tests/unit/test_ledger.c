@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -473,6 +474,149 @@ static void test_rebuild_and_node_removal(void **state)
     ledger_free(b);
 }
 
+
+/* The per-step definition of a check, written plainly: the scan in ledger.c (two runs of
+ * contiguous slots, resources scanned separately, a second pass for the first overflow)
+ * must agree with it on random rings and shapes, across ring wrap-around. */
+static void brute_check(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
+                        struct ledger_fit *f)
+{
+    int64_t lo = s->first > l->base ? s->first : l->base, hi = l->base + l->cfg.n_steps;
+    if (!s->flat && s->first + (int64_t)s->len < hi)
+        hi = s->first + (int64_t)s->len;
+    int64_t before[3] = {0}, after[3] = {0};
+    memset(f, 0, sizeof(*f));
+    f->fits = 1;
+    for (int64_t k = lo; k < hi; k++)
+        for (int r = 0; r < 3; r++) {
+            int64_t have = ledger_reserved(l, n, (enum curve_res)r, k * (int64_t)l->cfg.step_s);
+            int64_t need = ledger_shape_at(s, (enum curve_res)r, k);
+            before[r] = have > before[r] ? have : before[r];
+            after[r] = have + need > after[r] ? have + need : after[r];
+            if (need > n->limit[r] && n->limit[r] != INT64_MAX)
+                f->unresolvable = 1;
+            if (f->fits && need > 0 && have + need > n->limit[r]) {
+                f->fits = 0;
+                f->res = (enum curve_res)r;
+                f->step = k;
+                f->reserved = have;
+                f->need = need;
+            }
+        }
+    for (int r = 0; r < 3; r++) {
+        if (s->peak[r] <= 0 || n->limit[r] == INT64_MAX || n->limit[r] == 0)
+            continue;
+        double rise = (double)(after[r] - before[r]) / (double)n->limit[r], aft = (double)after[r] / (double)n->limit[r];
+        f->rise = rise > f->rise ? rise : f->rise;
+        f->after = aft > f->after ? aft : f->after;
+    }
+    if (f->fits)
+        f->unresolvable = 0;
+}
+
+static void test_check_matches_per_step_definition(void **state)
+{
+    (void)state;
+    srand(7);
+    for (int round = 0; round < 60; round++) {
+        struct ledger *l = mk_ledger(30, 40, 0);
+        add_node(l, "n", 4000, 8 * GI);
+        /* advance a random distance so that the ring's window wraps at a random slot */
+        ledger_advance(l, T0 + (rand() % 97) * 30);
+        for (int c = 0; c < 6; c++) {
+            int64_t cpu[30];
+            uint32_t len = 1 + (uint32_t)(rand() % 30);
+            for (uint32_t i = 0; i < len; i++)
+                cpu[i] = (rand() % 5) * 250;
+            struct curve cv;
+            curve_init(&cv);
+            mk_curve(&cv, l->base * 30 + (rand() % 50 - 10) * 30 + rand() % 30, 30, cpu, len, (rand() % 3) * GI);
+            struct ledger_shape sh;
+            assert_int_equal(ledger_shape_init(&sh, l, &cv, CURVE_P90, cv.start_s), FS_OK);
+            char key[16];
+            snprintf(key, sizeof(key), "c%d", c);
+            assert_true(ledger_claim(l, key, "n", &sh, LEDGER_FORCE, NULL) == FS_OK);
+            ledger_shape_release(&sh);
+            curve_release(&cv);
+        }
+        for (int q = 0; q < 10; q++) {
+            int64_t cpu[30];
+            uint32_t len = 1 + (uint32_t)(rand() % 30);
+            for (uint32_t i = 0; i < len; i++)
+                cpu[i] = (rand() % 9) * 250;
+            struct curve cv;
+            curve_init(&cv);
+            if (q == 9) {
+                int64_t flat[3] = {(rand() % 5) * 500, GI, 0};
+                curve_init_flat(&cv, l->base * 30 + (rand() % 60 - 10) * 30, flat);
+            } else {
+                mk_curve(&cv, l->base * 30 + (rand() % 50 - 10) * 30 + rand() % 30, 30, cpu, len, (rand() % 9) * GI);
+            }
+            struct ledger_shape sh;
+            assert_int_equal(ledger_shape_init(&sh, l, &cv, CURVE_P90, cv.start_s), FS_OK);
+            struct ledger_fit got, want, memo;
+            struct ledger_node *n = ledger_node_get(l, "n");
+            ledger_check(l, n, &sh, &got);
+            brute_check(l, n, &sh, &want);
+            assert_int_equal(got.fits, want.fits);
+            assert_int_equal(got.unresolvable, want.unresolvable);
+            if (!want.fits) {
+                assert_int_equal(got.res, want.res);
+                assert_int_equal(got.step, want.step);
+                assert_int_equal(got.reserved, want.reserved);
+                assert_int_equal(got.need, want.need);
+            } else {
+                assert_true(got.rise == want.rise && got.after == want.after);
+            }
+            /* the memo answers the same, the first time and when asked again */
+            ledger_check_memo(l, n, &sh, &memo);
+            assert_int_equal(memo.score, got.score);
+            ledger_check_memo(l, n, &sh, &memo);
+            assert_int_equal(memo.score, got.score);
+            assert_int_equal(memo.fits, got.fits);
+            ledger_shape_release(&sh);
+            curve_release(&cv);
+        }
+        ledger_free(l);
+    }
+}
+
+/* A memo never outlives a change of the node's ring, limits or the horizon. */
+static void test_memo_follows_changes(void **state)
+{
+    (void)state;
+    struct ledger *l = mk_ledger(30, 20, 0);
+    add_node(l, "n", 4000, 8 * GI);
+    int64_t cpu[4] = {3000, 3000, 3000, 3000};
+    struct curve cv;
+    curve_init(&cv);
+    mk_curve(&cv, T0 + 60, 30, cpu, 4, GI);
+    struct ledger_shape sh;
+    assert_int_equal(ledger_shape_init(&sh, l, &cv, CURVE_P90, cv.start_s), FS_OK);
+    struct ledger_node *n = ledger_node_get(l, "n");
+    struct ledger_fit f;
+    ledger_check_memo(l, n, &sh, &f);
+    assert_true(f.fits);
+    int first_score = f.score;
+    /* the same curve claimed by another pod: now it no longer fits */
+    assert_int_equal(ledger_claim(l, "other", "n", &sh, 0, NULL), FS_OK);
+    ledger_check_memo(l, n, &sh, &f);
+    assert_false(f.fits);
+    /* released: fits again with the first score */
+    assert_int_equal(ledger_release(l, "other"), FS_OK);
+    ledger_check_memo(l, n, &sh, &f);
+    assert_true(f.fits);
+    assert_int_equal(f.score, first_score);
+    /* a smaller node: the limit change is seen */
+    add_node(l, "n", 2000, 8 * GI);
+    ledger_check_memo(l, n, &sh, &f);
+    assert_false(f.fits);
+    assert_true(f.unresolvable);
+    ledger_shape_release(&sh);
+    curve_release(&cv);
+    ledger_free(l);
+}
+
 static void test_config_validation(void **state)
 {
     (void)state;
@@ -497,6 +641,8 @@ int main(void)
         cmocka_unit_test(test_temporal_sharing_and_score),
         cmocka_unit_test(test_rebuild_and_node_removal),
         cmocka_unit_test(test_config_validation),
+        cmocka_unit_test(test_check_matches_per_step_definition),
+        cmocka_unit_test(test_memo_follows_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# foresight-extender through the real kube-scheduler (the cluster's `foresight` profile,
+# deploy/scheduler/foresight-scheduler.yaml) on kwok nodes of its own (4 cpu, tainted and
+# labelled for this test only): pods whose predicted peaks do not overlap share a node their
+# requests would not let them share; a pod that fits nowhere stays pending with the reasons
+# in its events; 200 pods at once never over-commit a node; killing the extender during a
+# burst and starting a new one rebuilds the ledger with no double claim. Sums are recomputed
+# from the final bindings by tests/e2e/extender_check.c, independently of the extender.
+source "$(dirname "$0")/lib.sh"
+
+EXT=$BIN/bin/foresight-extender
+CHECK=$BIN/e2e/extender_check
+[ -x "$EXT" ] && [ -x "$CHECK" ] || fail "build first: $EXT and $CHECK are needed"
+NS="e2e-extender-$$"
+POOL=$NS                       # label value and name prefix of this test's nodes
+WORK=$(mktemp -d)
+LOGS=${E2E_LOGS:-$WORK}
+ext_pid=
+
+cleanup() {
+  [ -z "$ext_pid" ] || kill "$ext_pid" 2>/dev/null || true
+  EXTENDER_URL= hack/cluster.sh restart-foresight-scheduler >/dev/null 2>&1 || true
+  kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
+  kubectl delete nodes -l "foresight.sh/e2e-pool=$POOL" --wait=false >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+  local p
+  for _ in $(seq 100); do
+    p=$(( 20000 + RANDOM % 20000 ))
+    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+start_extender() {
+  "$EXT" --address 127.0.0.1 --port "$PORT" >>"$LOGS/extender.log" 2>&1 &
+  ext_pid=$!
+  poll 60 "the extender to be ready (informers synced)" curl -sf "http://127.0.0.1:$PORT/readyz"
+}
+
+# make_nodes SUFFIX COUNT: kwok nodes of 4 cpu / 16Gi only this test's pods tolerate.
+make_nodes() {
+  local i m=""
+  for i in $(seq 0 $(( $2 - 1 ))); do
+    m+="---
+apiVersion: v1
+kind: Node
+metadata:
+  name: $POOL-$1-$i
+  annotations: {kwok.x-k8s.io/node: fake}
+  labels: {foresight.sh/e2e-pool: $POOL, foresight.sh/e2e-group: \"$1\", kubernetes.io/hostname: $POOL-$1-$i}
+spec:
+  taints: [{key: foresight.sh/e2e-pool, value: $POOL, effect: NoSchedule}]
+status:
+  allocatable: {cpu: \"4\", memory: 16Gi, pods: \"110\"}
+  capacity: {cpu: \"4\", memory: 16Gi, pods: \"110\"}
+"
+  done
+  echo "$m" | kubectl apply -f - >/dev/null
+  poll 60 "nodes of group $1 to be Ready" nodes_ready "$1" "$2"
+}
+nodes_ready() {
+  [ "$(kubectl get nodes -l "foresight.sh/e2e-group=$1,foresight.sh/e2e-pool=$POOL" \
+        -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)" -eq "$2" ]
+}
+
+# microtask NAME START_UNIX "cpu cores per 30 s step..." [memory bytes per step]
+microtask() {
+  local name=$1 start cpu mem="" v n=0
+  start=$(date -u -d "@$2" +%Y-%m-%dT%H:%M:%SZ)
+  for v in $3; do cpu+="${cpu:+,}$v"; n=$((n + 1)); done
+  if [ -n "${4:-}" ]; then for _ in $(seq "$n"); do mem+="${mem:+,}$4"; done; fi
+  kubectl apply -n "$NS" -f - >/dev/null <<EOF
+apiVersion: foresight.sh/v1alpha1
+kind: MicroTask
+metadata: {name: $name}
+spec:
+  taskType: e2e-extender
+  template: {spec: {containers: [{name: main, image: registry.k8s.io/pause:3.10}]}}
+EOF
+  local curves="\"cpu\":{\"p90\":[$cpu]}"
+  [ -z "$mem" ] || curves+=",\"memory\":{\"p90\":[$mem]}"
+  kubectl patch mt "$name" -n "$NS" --subresource=status --type=merge \
+    -p "{\"status\":{\"prediction\":{\"model\":\"e2e\",\"stepSeconds\":30,\"start\":\"$(date -u -d "@$2" +%Y-%m-%dT%H:%M:%SZ)\",\"curves\":{$curves}}}}" >/dev/null
+}
+
+# pod_yaml NAME MICROTASK GROUP CPU_REQUEST [LABEL]
+pod_yaml() {
+  cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $1
+  labels: {foresight.sh/microtask: $2, e2e-set: "${5:-none}"}
+spec:
+  schedulerName: foresight
+  nodeSelector: {foresight.sh/e2e-pool: $POOL, foresight.sh/e2e-group: "$3"}
+  tolerations: [{key: foresight.sh/e2e-pool, operator: Equal, value: $POOL, effect: NoSchedule}]
+  containers:
+  - {name: main, image: registry.k8s.io/pause:3.10, resources: {requests: {cpu: "$4", memory: 256Mi}}}
+EOF
+}
+
+# every pod of a set either bound or marked unschedulable by the scheduler
+set_decided() {
+  ! kubectl get pods -n "$NS" -l "e2e-set=$1" \
+      -o jsonpath='{range .items[*]}{.spec.nodeName}|{.status.conditions[?(@.type=="PodScheduled")].status}{"\n"}{end}' \
+    | grep -qx '|'
+}
+bound_count() {
+  kubectl get pods -n "$NS" -l "e2e-set=$1" -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | grep -c . || true
+}
+
+# check_group GROUP: the independent recomputation, then the extender's claims against the
+# bindings (polled: a bind in flight may be claimed before the informer sees it)
+check_group() {
+  kubectl get nodes -l "foresight.sh/e2e-pool=$POOL,foresight.sh/e2e-group=$1" -o json >"$WORK/nodes.json"
+  kubectl get pods,microtasks -n "$NS" -o json >"$WORK/objs.json"
+  "$CHECK" "$WORK/nodes.json" "$WORK/objs.json" | tee "$WORK/check.out" || fail "group $1 over-committed: $(cat "$WORK/check.out")"
+  poll 30 "the extender's claims to match the bindings on group $1" claims_match "$1"
+  "$CHECK" claims "$WORK/ledger.json" "$WORK/nodes.json" "$WORK/objs.json"
+}
+claims_match() {
+  kubectl get nodes -l "foresight.sh/e2e-pool=$POOL,foresight.sh/e2e-group=$1" -o json >"$WORK/nodes.json"
+  kubectl get pods,microtasks -n "$NS" -o json >"$WORK/objs.json"
+  curl -sf "http://127.0.0.1:$PORT/debug/ledger" >"$WORK/ledger.json"
+  "$CHECK" claims "$WORK/ledger.json" "$WORK/nodes.json" "$WORK/objs.json"
+}
+
+kubectl apply -f crds/ >/dev/null
+kubectl create namespace "$NS" >/dev/null
+PORT=$(free_port) || fail "no free port"
+start_extender
+EXTENDER_URL="http://127.0.0.1:$PORT" hack/cluster.sh restart-foresight-scheduler >/dev/null
+info "extender on port $PORT, the foresight scheduler calls it"
+
+# ---- 1. peaks at different times share a node; an overlapping peak does not fit ------------
+make_nodes share 1
+# both predictions start at the same step, a minute ahead: placement does not depend on
+# when each binding lands; early peaks at 3 cpu for 4 min, late for the last 4 of 10 min
+t0=$(( ($(date +%s) / 30 + 3) * 30 ))
+microtask early "$t0" "3 3 3 3 3 3 3 3 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5"
+microtask late "$t0" "0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 3 3 3 3 3 3 3 3"
+{ pod_yaml early early share 3 share; pod_yaml late late share 3 share; } | kubectl apply -n "$NS" -f - >/dev/null
+poll 60 "early and late to be bound" test "$(bound_count share)" -eq 2
+nodes=$(kubectl get pods -n "$NS" -l e2e-set=share -o jsonpath='{.items[*].spec.nodeName}')
+[ "$nodes" = "$POOL-share-0 $POOL-share-0" ] || fail "early and late on: $nodes"
+info "early and late (3 cpu requested each) share the 4-cpu node $POOL-share-0"
+check_group share
+
+# a third pod peaking with `early`: 3 + 3 + 0.5 > 4 in the first minutes, so it must wait
+pod_yaml clash early share 3 clash | kubectl apply -n "$NS" -f - >/dev/null
+# ---- 2. a pod that fits nowhere: its peak alone is above every node's capacity ------------
+microtask huge "$t0" "1 1 6 6 1 1"
+pod_yaml huge huge share 1 huge | kubectl apply -n "$NS" -f - >/dev/null
+reasons() {
+  kubectl get events -n "$NS" --field-selector "involvedObject.name=$1,reason=FailedScheduling" \
+    -o jsonpath='{range .items[*]}{.message}{"\n"}{end}'
+}
+poll 60 "clash to get a FailedScheduling event" sh -c "kubectl get events -n $NS --field-selector involvedObject.name=clash,reason=FailedScheduling -o name | grep -q ."
+poll 60 "huge to get a FailedScheduling event" sh -c "kubectl get events -n $NS --field-selector involvedObject.name=huge,reason=FailedScheduling -o name | grep -q ."
+info "clash: $(reasons clash | head -1)"
+info "huge: $(reasons huge | head -1)"
+reasons clash | grep -Eq "cpu: [0-9]+m reserved \+ [0-9]+m for this pod > 4000m allowed at \+" \
+  || fail "clash's events do not say which resource overflows when: $(reasons clash)"
+reasons huge | grep -Eq "cpu: [0-9]+m reserved \+ [0-9]+m for this pod > 4000m allowed at \+[0-9ms]+ \(the pod alone exceeds the node\)" \
+  || fail "huge's events do not say that it alone exceeds the node: $(reasons huge)"
+[ -z "$(kubectl get pod clash huge -n "$NS" -o jsonpath='{.items[*].spec.nodeName}')" ] \
+  || fail "clash or huge was bound"
+kubectl get pod huge -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="PodScheduled")].reason}' | grep -qx Unschedulable \
+  || fail "huge is not marked Unschedulable"
+check_group share
+kubectl delete pod clash huge -n "$NS" --wait=false >/dev/null
+
+# ---- 3. 200 pods at once on 4 nodes of 4 cpu: never over-committed --------------------------
+make_nodes burst 4
+t1=$(( ($(date +%s) / 30 + 2) * 30 ))
+# 20 shapes: 50m, except 1 cpu at two steps that move with k; 256Mi all along
+for k in $(seq 0 19); do
+  c=""; for s in $(seq 0 19); do
+    if [ "$s" -eq "$k" ] || [ "$s" -eq $(( (k + 1) % 20 )) ]; then c+=" 1"; else c+=" 0.05"; fi
+  done
+  microtask "shape-$k" "$t1" "$c" 268435456
+done
+for i in $(seq 0 199); do pod_yaml "burst-$i" "shape-$(( i % 20 ))" burst 500m burst; done >"$WORK/burst.yaml"
+start=$(date +%s)
+kubectl apply -n "$NS" -f "$WORK/burst.yaml" >/dev/null
+poll 300 "every burst pod to be bound or unschedulable" set_decided burst
+took=$(( $(date +%s) - start ))
+bound=$(bound_count burst)
+info "200 pods decided in ${took}s: $bound bound, $((200 - bound)) pending"
+[ "$bound" -gt 0 ] && [ "$bound" -lt 200 ] || fail "expected contention (some bound, some pending), got $bound bound"
+check_group burst
+
+# ---- 4. the extender is killed during a burst; a new one rebuilds the ledger ---------------
+make_nodes restart 4
+for i in $(seq 0 149); do pod_yaml "rs-$i" "shape-$(( i % 20 ))" restart 500m restart; done >"$WORK/restart.yaml"
+kubectl apply -n "$NS" -f "$WORK/restart.yaml" >/dev/null
+poll 120 "the first restart-burst pods to be bound" sh -c "[ \$(kubectl get pods -n $NS -l e2e-set=restart -o jsonpath='{range .items[*]}{.spec.nodeName}{\"\\n\"}{end}' | grep -c .) -ge 10 ]"
+kill -9 "$ext_pid"
+wait "$ext_pid" 2>/dev/null || true
+before=$(bound_count restart)
+info "extender killed (SIGKILL) with $before of 150 pods bound; starting a new one on port $PORT"
+start_extender
+poll 300 "every restart-burst pod to be bound or unschedulable" set_decided restart
+after=$(bound_count restart)
+info "after the restart: $after bound, $((150 - after)) pending"
+[ "$after" -gt "$before" ] || fail "nothing was bound after the restart ($before before, $after after)"
+check_group restart
+# the burst group's claims survived the restart too (rebuilt from the API server)
+check_group burst
+curl -sf "http://127.0.0.1:$PORT/metrics" | grep -E '^foresight_(extender_binds_total|ledger_claims)' || true
+echo "PASS test_extender"
