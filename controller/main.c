@@ -1,13 +1,20 @@
-/* foresight-controller: reconciles MicroTasks. Informers on MicroTasks and on the Pods it
- * created feed a work queue keyed by namespace; only the Lease holder reconciles. A namespace
- * reconcile evaluates the dependency graph, splits ready tasks into child MicroTasks, creates
- * the Pod of each ready leaf with its prediction in status, and aggregates children's phases.
- * Everything created has a deterministic name, so a restart never creates anything twice.
- * Not yet here (see the issue): admission against the ledger, usage feedback, learning into
- * TaskProfiles, anomalies, /healthz and /metrics. */
+/* foresight-controller: reconciles MicroTasks. Informers on MicroTasks, Pods, Nodes and
+ * TaskProfiles feed a rate-limited work queue keyed by namespace and the reservation ledger
+ * (lib/ledger/cluster, the same fold of the cluster the extender makes); only the Lease
+ * holder acts. A namespace reconcile evaluates the dependency graph, splits ready tasks into
+ * child MicroTasks, predicts each ready leaf (TaskProfile once learnt, else its spec) and
+ * admits leaves in priority order: a leaf's Pod is created only when its p90 curve fits on
+ * some node over its predicted window, else it stays Queued with the reason and the
+ * earliest start. While pods run, usage from metrics.k8s.io replaces the predicted part of
+ * their curve, gives the error so far and flags anomalies; on completion the run is folded
+ * into its TaskProfile. Everything created has a deterministic name, so a restart never
+ * creates anything twice. /healthz, /readyz and /metrics are served on --http-address. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,36 +25,79 @@
 
 #include "common/fs_err.h"
 #include "common/log.h"
+#include "forecast/profile.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/lease.h"
+#include "kube/quantity.h"
 #include "kube/workqueue.h"
+#include "ledger/cluster.h"
 #include "ledger/curve.h"
+#include "ledger/lmap.h"
 
+#include "admit.h"
 #include "build.h"
 #include "dag.h"
-#include "duration.h"
 #include "decompose.h"
+#include "duration.h"
+#include "httpd.h"
+#include "learn.h"
 #include "microtask.h"
 #include "predict.h"
 #include "priority.h"
+#include "usage.h"
 
 struct opts {
-    const char *kubeconfig, *context, *lease_ns, *lease_name;
+    const char *kubeconfig, *context, *lease_ns, *lease_name, *http_addr;
+    int http_port;
     int leader_elect;
     uint32_t step_s;
     double default_s;
+    double sample_s;          /* metrics.k8s.io sampling period */
+    double requeue_s;         /* queued tasks are looked at again at least this often */
+    double anomaly_tol;       /* fraction above p90 that counts as above the band */
+    double headroom;          /* fraction of each node never promised */
+    uint32_t horizon_steps;   /* ledger horizon in steps */
+    long learn_min_runs;      /* runs before the TaskProfile predicts */
+    double qps;
+};
+
+/* What the controller knows of one running leaf between samples. */
+struct track {
+    char key[160];            /* "ns/name" */
+    struct curve baseline;    /* the prediction it was admitted with */
+    struct usage_obs obs;
+    struct usage_anomaly an;
+    struct usage_error err;
+    int64_t now[CURVE_NRES];  /* latest sample */
+};
+
+struct counters {
+    unsigned long reconciles_ok, reconciles_err, admitted, queued, pods_created, children_created, samples,
+        sample_errors, anomalies[CURVE_NRES], profile_updates, throttles, done_tasks;
+    double done_mape_sum;
+    unsigned long done_mape_n;
+    long queued_now;
 };
 
 struct ctl {
     struct opts o;
     struct kube_client *client;
-    struct kube_informer *mts, *pods;
+    struct kube_informer *mts, *pods, *nodes, *tps;
     struct kube_workqueue *queue;
     struct kube_lease *lease;
     struct kube_recorder *events;
+    struct cluster cl;
+    int cl_ready;
+    struct httpd *http;
+    volatile int synced, leader;
+    volatile sig_atomic_t capacity_changed;
+    pthread_mutex_t mu;       /* guards tracks, queued_ns and counters (the /metrics thread reads them) */
+    struct lmap tracks;       /* "ns/name" -> struct track */
+    struct lmap queued_ns;    /* namespaces with Queued leaves -> (void *)1 */
+    struct counters n;
 };
 
 static volatile sig_atomic_t stopping;
@@ -58,20 +108,122 @@ static void on_signal(int sig)
     stopping = 1;
 }
 
-static void enqueue(void *arg, const json_t *obj)
+static const struct kube_ref MT_REF = {"foresight.sh", "v1alpha1", "microtasks", NULL, NULL, NULL};
+static const struct kube_ref TP_REF = {"foresight.sh", "v1alpha1", "taskprofiles", NULL, NULL, NULL};
+
+static const char *jstr(const json_t *o, const char *k)
 {
-    struct ctl *c = arg;
-    const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+    return json_string_value(json_object_get(o, k));
+}
+static const char *meta(const json_t *o, const char *k)
+{
+    return jstr(json_object_get(o, "metadata"), k);
+}
+
+static void count(struct ctl *c, unsigned long *field, unsigned long by)
+{
+    pthread_mutex_lock(&c->mu);
+    *field += by;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- informer handlers (informer threads) ---------------------------------------------- */
+
+static void enqueue_ns(struct ctl *c, const json_t *obj)
+{
+    const char *ns = meta(obj, "namespace");
     if (ns)
         kube_workqueue_add(c->queue, ns);
 }
-static void on_update(void *arg, const json_t *old_obj, const json_t *new_obj)
+
+static void mt_add(void *arg, const json_t *obj)
+{
+    struct ctl *c = arg;
+    cluster_microtask_upsert(&c->cl, obj, time(NULL));
+    enqueue_ns(c, obj);
+}
+static void mt_update(void *arg, const json_t *old_obj, const json_t *new_obj)
 {
     (void)old_obj;
-    enqueue(arg, new_obj);
+    mt_add(arg, new_obj);
+}
+static void mt_delete(void *arg, const json_t *obj)
+{
+    struct ctl *c = arg;
+    cluster_microtask_delete(&c->cl, obj, time(NULL));
+    enqueue_ns(c, obj);
 }
 
-static const struct kube_ref MT_REF = {"foresight.sh", "v1alpha1", "microtasks", NULL, NULL, NULL};
+static int pod_done(const json_t *pod)
+{
+    const char *ph = jstr(json_object_get(pod, "status"), "phase");
+    return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
+}
+
+static void pod_event(struct ctl *c, const json_t *pod, int deleted)
+{
+    const char *mt = jstr(json_object_get(json_object_get(pod, "metadata"), "labels"), FS_LABEL_MICROTASK);
+    const char *node = jstr(json_object_get(pod, "spec"), "nodeName");
+    const char *ns = meta(pod, "namespace");
+    if (deleted)
+        cluster_pod_delete(&c->cl, pod);
+    else
+        cluster_pod_upsert(&c->cl, pod, time(NULL));
+    if (mt && ns && (deleted || (node && node[0]) || pod_done(pod))) {
+        /* the pod's own claim (bound) or none (done, gone) replaces the admission's */
+        cluster_lock(&c->cl);
+        admit_unclaim(c->cl.ledger, ns, mt);
+        cluster_unlock(&c->cl);
+    }
+    if (deleted || pod_done(pod))
+        c->capacity_changed = 1;
+    if (mt)
+        enqueue_ns(c, pod);
+}
+static void pod_add(void *arg, const json_t *obj)
+{
+    pod_event(arg, obj, 0);
+}
+static void pod_update(void *arg, const json_t *old_obj, const json_t *new_obj)
+{
+    (void)old_obj;
+    pod_event(arg, new_obj, 0);
+}
+static void pod_delete(void *arg, const json_t *obj)
+{
+    pod_event(arg, obj, 1);
+}
+
+static void node_add(void *arg, const json_t *obj)
+{
+    struct ctl *c = arg;
+    cluster_node_upsert(&c->cl, obj);
+    c->capacity_changed = 1;
+}
+static void node_update(void *arg, const json_t *old_obj, const json_t *new_obj)
+{
+    (void)old_obj;
+    node_add(arg, new_obj);
+}
+static void node_delete(void *arg, const json_t *obj)
+{
+    struct ctl *c = arg;
+    cluster_node_delete(&c->cl, obj);
+    c->capacity_changed = 1;
+}
+
+static void tp_event(void *arg, const json_t *obj)
+{
+    (void)arg;
+    (void)obj; /* read on demand from the cache; nothing waits on a TaskProfile */
+}
+static void tp_update(void *arg, const json_t *old_obj, const json_t *new_obj)
+{
+    (void)old_obj;
+    tp_event(arg, new_obj);
+}
+
+/* ---- status helpers ------------------------------------------------------------------- */
 
 /* conditions: keep lastTransitionTime when a condition's status did not change */
 static json_t *condition(const json_t *old_status, const char *type, const char *status,
@@ -82,10 +234,9 @@ static json_t *condition(const json_t *old_status, const char *type, const char 
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(old_status, "conditions"), i, c) {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        const char *s = json_string_value(json_object_get(c, "status"));
+        const char *t = jstr(c, "type"), *s = jstr(c, "status");
         if (t && s && strcmp(t, type) == 0 && strcmp(s, status) == 0)
-            ltt = json_string_value(json_object_get(c, "lastTransitionTime"));
+            ltt = jstr(c, "lastTransitionTime");
     }
     rfc3339_format(time(NULL), now, sizeof(now));
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "type", type, "status", status, "reason", reason,
@@ -93,14 +244,63 @@ static json_t *condition(const json_t *old_status, const char *type, const char 
                      "observedGeneration", (json_int_t)generation);
 }
 
-/* PATCHes status with the keys of `want` that differ from the cached status; steals want. */
-static void patch_status(struct ctl *c, const json_t *obj, const struct microtask *mt, json_t *want)
+static const json_t *find_condition(const json_t *conds, const char *type)
 {
+    size_t i;
+    json_t *c;
+    json_array_foreach(conds, i, c) {
+        const char *t = jstr(c, "type");
+        if (t && strcmp(t, type) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static int condition_true(const json_t *status, const char *type)
+{
+    const json_t *c = find_condition(json_object_get(status, "conditions"), type);
+    const char *s = jstr(c, "status");
+    return s && strcmp(s, "True") == 0;
+}
+
+/* Appends to conds the old status's condition of each type conds does not have yet: conditions
+ * another part of the controller owns (Anomalous, Learnt, ...) survive a reconcile. */
+static void carry_conditions(json_t *conds, const json_t *old_status)
+{
+    size_t i;
+    json_t *oc;
+    json_array_foreach(json_object_get(old_status, "conditions"), i, oc) {
+        const char *t = jstr(oc, "type");
+        if (t && !find_condition(conds, t))
+            json_array_append(conds, oc);
+    }
+}
+
+/* Replaces (or adds) one condition in a copy of the old list. New reference. */
+static json_t *set_condition(const json_t *old_status, json_t *cond)
+{
+    json_t *conds = json_array();
+    size_t i;
+    json_t *oc;
+    json_array_foreach(json_object_get(old_status, "conditions"), i, oc)
+        if (!json_equal(json_object_get(oc, "type"), json_object_get(cond, "type")))
+            json_array_append(conds, oc);
+    json_array_append_new(conds, cond);
+    return conds;
+}
+
+/* PATCHes status with the keys of `want` that differ from the cached status; steals want. */
+static enum fs_err patch_status(struct ctl *c, const json_t *obj, const char *ns, const char *name, int64_t generation,
+                                json_t *want)
+{
+    enum fs_err rc = FS_OK;
     const json_t *old = json_object_get(obj, "status");
     const char *k;
     json_t *v, *diff = json_object();
-    if (!want || !diff)
+    if (!want || !diff) {
+        rc = FS_ENOMEM;
         goto out;
+    }
     json_object_foreach(want, k, v) {
         if (strcmp(k, "conditions") == 0) { /* compare without the timestamps */
             const json_t *oc = json_object_get(old, "conditions");
@@ -120,22 +320,25 @@ static void patch_status(struct ctl *c, const json_t *obj, const struct microtas
     }
     if (json_object_size(diff) == 0)
         goto out;
-    json_object_set_new(diff, "observedGeneration", json_integer(mt->generation));
+    json_object_set_new(diff, "observedGeneration", json_integer(generation));
     json_t *patch = json_pack("{s:O}", "status", diff);
     struct kube_ref ref = MT_REF;
     struct kube_status st;
-    ref.namespace = mt->ns;
-    ref.name = mt->name;
+    ref.namespace = ns;
+    ref.name = name;
     ref.subresource = "status";
-    enum fs_err rc = kube_patch(c->client, &ref, KUBE_PATCH_MERGE, patch, NULL, NULL, &st);
-    if (rc != FS_OK && rc != FS_ENOTFOUND) {
+    rc = kube_patch(c->client, &ref, KUBE_PATCH_MERGE, patch, NULL, NULL, &st);
+    if (rc == FS_ENOTFOUND) {
+        rc = FS_OK; /* deleted meanwhile */
+    } else if (rc != FS_OK) {
         char buf[600];
-        log_warn("cannot write status of %s/%s: %s", mt->ns, mt->name, kube_status_str(&st, buf, sizeof(buf)));
+        log_warn("cannot write status of %s/%s: %s", ns, name, kube_status_str(&st, buf, sizeof(buf)));
     }
     json_decref(patch);
 out:
     json_decref(diff);
     json_decref(want);
+    return rc;
 }
 
 static enum fs_err create(struct ctl *c, const struct kube_ref *ref, const json_t *obj, const char *what)
@@ -153,8 +356,8 @@ static enum fs_err create(struct ctl *c, const struct kube_ref *ref, const json_
 
 static enum mt_phase pod_phase(const json_t *pod)
 {
-    const char *ph = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
-    const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+    const char *ph = jstr(json_object_get(pod, "status"), "phase");
+    const char *node = jstr(json_object_get(pod, "spec"), "nodeName");
     if (ph && strcmp(ph, "Succeeded") == 0)
         return MT_PHASE_SUCCEEDED;
     if (ph && strcmp(ph, "Failed") == 0)
@@ -164,14 +367,229 @@ static enum mt_phase pod_phase(const json_t *pod)
     return node && node[0] ? MT_PHASE_SCHEDULED : MT_PHASE_QUEUED;
 }
 
-static void reconcile_split(struct ctl *c, const json_t *obj, const struct microtask *mt, json_t *status,
-                            json_t *conds, const json_t *all, const struct microtask *parsed, size_t n)
+static void track_free(struct track *t)
+{
+    if (!t)
+        return;
+    curve_release(&t->baseline);
+    usage_obs_release(&t->obs);
+    free(t);
+}
+
+static void track_drop(struct ctl *c, const char *ns, const char *name)
+{
+    char key[160];
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    pthread_mutex_lock(&c->mu);
+    struct track *t = lmap_del(&c->tracks, key);
+    pthread_mutex_unlock(&c->mu);
+    track_free(t);
+}
+
+/* ---- prediction ----------------------------------------------------------------------- */
+
+/* The curve of a leaf starting at start_s: its TaskProfile once it has learnt from enough
+ * runs, else the frozen estimate of a parent, else spec.resources. */
+static enum fs_err predict_leaf(struct ctl *c, const struct microtask *mt, int64_t start_s, struct curve *cv,
+                                const char **reason, char *msg, size_t msglen)
+{
+    char err[200] = "";
+    json_t *tp = kube_informer_get(c->tps, mt->ns, mt->task_type);
+    if (tp) {
+        struct profile p;
+        long runs = 0;
+        int half = (int)json_integer_value(json_object_get(json_object_get(tp, "spec"), "halfLife"));
+        int max_steps = (int)json_integer_value(json_object_get(json_object_get(tp, "spec"), "maxSteps"));
+        enum fs_err rc = learn_load(json_object_get(tp, "status"), half, max_steps > 0 ? (uint32_t)max_steps : 720, &p,
+                                    &runs, err, sizeof(err));
+        if (rc == FS_OK && runs >= c->o.learn_min_runs) {
+            double size = mt->has_work ? (double)mt->work_units : 1;
+            rc = learn_predict(&p, size, start_s, c->o.step_s, cv, err, sizeof(err));
+            if (rc == FS_OK) {
+                *reason = "FromProfile";
+                snprintf(msg, msglen, "predicted from TaskProfile %s (%ld runs learnt)", mt->task_type, runs);
+            }
+        } else if (rc == FS_EPARSE) {
+            log_warn("cannot read TaskProfile %s/%s: %s", mt->ns, mt->task_type, err);
+        }
+        profile_release(&p);
+        json_decref(tp);
+        if (rc == FS_OK && runs >= c->o.learn_min_runs)
+            return FS_OK;
+    }
+    enum fs_err rc;
+    if (mt->has_split && mt->split.has_estimate) {
+        rc = predict_from_estimate(&mt->split.estimate, mt->work_units, mt->res_net_bps, start_s, c->o.step_s, cv,
+                                   err, sizeof(err));
+        *reason = "FromEstimate";
+        snprintf(msg, msglen, "predicted from the parent's estimate at %lld units", (long long)mt->work_units);
+    } else {
+        rc = predict_from_resources(mt, start_s, c->o.step_s, c->o.default_s, cv, err, sizeof(err));
+        *reason = "FromResources";
+        snprintf(msg, msglen, "predicted from spec.resources");
+    }
+    if (rc != FS_OK) {
+        *reason = "NoPrediction";
+        snprintf(msg, msglen, "%s", err);
+    }
+    return rc;
+}
+
+static void set_prediction(json_t *status, const struct curve *cv)
+{
+    json_t *patch = NULL;
+    if (predict_status_patch(cv, &patch) == FS_OK) {
+        json_t *ps = json_object_get(patch, "status");
+        json_object_set(status, "prediction", json_object_get(ps, "prediction"));
+        json_object_set(status, "predictionSummary", json_object_get(ps, "predictionSummary"));
+    }
+    json_decref(patch);
+}
+
+/* ---- learning ------------------------------------------------------------------------- */
+
+static int64_t pod_time(const json_t *pod, int finished)
+{
+    const json_t *st = json_object_get(pod, "status");
+    int64_t t = 0;
+    const char *s = NULL;
+    if (finished) {
+        const json_t *cs = json_array_get(json_object_get(st, "containerStatuses"), 0);
+        s = jstr(json_object_get(json_object_get(cs, "state"), "terminated"), "finishedAt");
+    } else {
+        s = jstr(st, "startTime");
+    }
+    if (s && rfc3339_parse(s, &t) == FS_OK)
+        return t;
+    return 0;
+}
+
+/* Folds a completed leaf's run into its TaskProfile (created on first use). FS_EDATA when
+ * there is nothing to learn (no usage was observed). */
+static enum fs_err learn_from(struct ctl *c, const json_t *obj, const struct microtask *mt, const json_t *pod,
+                              char *msg, size_t msglen)
+{
+    const json_t *old = json_object_get(obj, "status");
+    struct usage_obs obs;
+    struct curve cur, base;
+    enum fs_err rc;
+    json_t *tp = NULL, *st = NULL, *patch = NULL;
+    char key[160], err[200] = "";
+    curve_init(&cur);
+    curve_init(&base);
+    usage_obs_init(&obs, 0, c->o.step_s);
+    snprintf(key, sizeof(key), "%s/%s", mt->ns, mt->name);
+
+    /* the observations: the tracker's (newest) else the spliced prediction in status */
+    pthread_mutex_lock(&c->mu);
+    struct track *t = lmap_get(&c->tracks, key);
+    int have = 0;
+    if (t && t->obs.n) {
+        usage_obs_release(&obs);
+        have = usage_obs_copy(&obs, &t->obs) == FS_OK;
+        curve_copy(&base, &t->baseline);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (!have || obs.n == 0) {
+        const json_t *u = json_object_get(old, "usage");
+        long n_obs = (long)json_integer_value(json_object_get(u, "observedSteps"));
+        if (n_obs > 0 && curve_from_json(&cur, json_object_get(old, "prediction"), NULL, 0) == FS_OK &&
+            usage_obs_load(&obs, &cur, (uint32_t)n_obs) == FS_OK)
+            have = 1;
+        if (curve_from_json(&base, json_object_get(u, "baseline"), NULL, 0) != FS_OK)
+            curve_copy(&base, &cur);
+    }
+    if (!have || obs.n == 0) {
+        snprintf(msg, msglen, "no usage was observed while it ran");
+        rc = FS_EDATA;
+        goto out;
+    }
+    struct usage_error e;
+    usage_error(&obs, &base, &e);
+    int64_t t0 = pod_time(pod, 0), t1 = pod_time(pod, 1);
+    double dur = t0 && t1 > t0 ? (double)(t1 - t0) : (double)obs.n * obs.step_s;
+    struct learn_run run = {mt->uid, mt->has_work ? (double)mt->work_units : 1, dur, obs.step_s, obs.n,
+                            {obs.v[CURVE_CPU], obs.v[CURVE_MEM], NULL}, e.has_mape_all,
+                            e.has_mape_all ? e.mape_all : 0, e.has_mase_all ? e.mase_all : -1};
+    struct kube_ref ref = TP_REF;
+    struct kube_status ks;
+    char buf[600];
+    ref.namespace = mt->ns;
+    ref.name = mt->task_type;
+    rc = kube_get(c->client, &ref, &tp, &ks);
+    if (rc == FS_ENOTFOUND) {
+        json_t *obj_tp = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", FS_API_VERSION, "kind",
+                                   "TaskProfile", "metadata", "name", mt->task_type, "namespace", mt->ns, "labels",
+                                   "app.kubernetes.io/managed-by", "foresight", "spec", "taskType", mt->task_type);
+        struct kube_ref cref = TP_REF;
+        cref.namespace = mt->ns;
+        rc = obj_tp ? kube_create(c->client, &cref, obj_tp, NULL, &tp, &ks) : FS_ENOMEM;
+        json_decref(obj_tp);
+        if (rc == FS_ECONFLICT)
+            rc = kube_get(c->client, &ref, &tp, &ks);
+    }
+    if (rc != FS_OK) {
+        snprintf(msg, msglen, "cannot read TaskProfile %s: %s", mt->task_type, kube_status_str(&ks, buf, sizeof(buf)));
+        goto out;
+    }
+    const json_t *spec = json_object_get(tp, "spec");
+    int half = (int)json_integer_value(json_object_get(spec, "halfLife"));
+    long max_steps = (long)json_integer_value(json_object_get(spec, "maxSteps"));
+    double pstep = 0;
+    if (jstr(spec, "step"))
+        duration_parse(jstr(spec, "step"), &pstep);
+    rc = learn_fold(json_object_get(tp, "status"), &run, time(NULL), half > 0 ? half : 20,
+                    pstep >= 1 ? (uint32_t)pstep : c->o.step_s, max_steps > 0 ? (uint32_t)max_steps : 720, &st, err,
+                    sizeof(err));
+    if (rc != FS_OK) {
+        snprintf(msg, msglen, "cannot learn from this run: %s", err);
+        goto out;
+    }
+    long runs = st ? (long)json_integer_value(json_object_get(st, "runs"))
+                   : (long)json_integer_value(json_object_get(json_object_get(tp, "status"), "runs"));
+    if (st) {
+        json_object_set_new(st, "observedGeneration", json_integer(json_integer_value(json_object_get(json_object_get(tp, "metadata"), "generation"))));
+        patch = json_pack("{s:{s:O}, s:O}", "metadata", "resourceVersion", json_object_get(json_object_get(tp, "metadata"), "resourceVersion"), "status", st);
+        ref.subresource = "status";
+        /* resourceVersion in the patch: a concurrent writer makes this a conflict, retried */
+        rc = patch ? kube_patch(c->client, &ref, KUBE_PATCH_MERGE, patch, NULL, NULL, &ks) : FS_ENOMEM;
+        if (rc != FS_OK) {
+            snprintf(msg, msglen, "cannot write TaskProfile %s: %s", mt->task_type, kube_status_str(&ks, buf, sizeof(buf)));
+            goto out;
+        }
+        count(c, &c->n.profile_updates, 1);
+    }
+    pthread_mutex_lock(&c->mu);
+    c->n.done_tasks++;
+    if (e.has_mape_all) {
+        c->n.done_mape_sum += e.mape_all;
+        c->n.done_mape_n++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    snprintf(msg, msglen, "run of %.0fs folded into TaskProfile %s (%ld runs learnt)%s", dur, mt->task_type, runs,
+             st ? "" : ", already there");
+    rc = FS_OK;
+out:
+    json_decref(patch);
+    json_decref(st);
+    json_decref(tp);
+    curve_release(&cur);
+    curve_release(&base);
+    usage_obs_release(&obs);
+    return rc;
+}
+
+/* ---- reconcile ------------------------------------------------------------------------ */
+
+static enum fs_err reconcile_split(struct ctl *c, const json_t *obj, const struct microtask *mt, json_t *status,
+                                   json_t *conds, const struct microtask *parsed, size_t n)
 {
     struct decompose_estimate e;
     struct decompose_limits l;
     struct decompose_child *kids = NULL;
     size_t nk = 0;
     enum decompose_verdict v = DECOMPOSE_LEAF_FITS;
+    enum fs_err ret = FS_OK;
     char err[200] = "";
     build_estimate(mt, c->o.default_s, &e);
     microtask_split_limits(mt, &l);
@@ -181,7 +599,7 @@ static void reconcile_split(struct ctl *c, const json_t *obj, const struct micro
         json_array_append_new(conds, condition(json_object_get(obj, "status"), "Decomposed", "False",
                                                "InvalidSplit", err, mt->generation));
         json_object_set_new(status, "phase", json_string("Failed"));
-        return;
+        return FS_OK;
     }
     struct kube_ref ref = MT_REF;
     ref.namespace = mt->ns;
@@ -198,13 +616,16 @@ static void reconcile_split(struct ctl *c, const json_t *obj, const struct micro
         json_decref(cached);
         if (!exists) {
             json_t *child = NULL;
-            if (build_child(mt, obj, &kids[i], &e, &child) == FS_OK)
-                create(c, &ref, child, kids[i].name);
+            if (build_child(mt, obj, &kids[i], &e, &child) == FS_OK) {
+                if (create(c, &ref, child, kids[i].name) == FS_OK)
+                    count(c, &c->n.children_created, 1);
+                else
+                    ret = FS_EIO;
+            }
             json_decref(child);
         }
         phases[ph]++;
     }
-    (void)all;
     char msg[160];
     snprintf(msg, sizeof(msg), "split into %zu children (%s)", nk, decompose_verdict_reason(v));
     json_array_append_new(conds, condition(json_object_get(obj, "status"), "Decomposed", "True", "Split", msg,
@@ -223,86 +644,201 @@ static void reconcile_split(struct ctl *c, const json_t *obj, const struct micro
         "running", (json_int_t)(phases[MT_PHASE_RUNNING] + phases[MT_PHASE_SCHEDULED]),
         "succeeded", (json_int_t)phases[MT_PHASE_SUCCEEDED], "failed", (json_int_t)phases[MT_PHASE_FAILED]));
     free(kids);
+    return ret;
 }
 
-static void reconcile_leaf(struct ctl *c, const json_t *obj, const struct microtask *mt, json_t *status,
-                           json_t *conds)
+/* A ready leaf waiting for admission. */
+struct candidate {
+    size_t i;                 /* index into the namespace's parsed tasks */
+    json_t *status, *conds;   /* being built */
+    struct curve cv;
+    int predicted;
+    struct priority_key key;
+    double score;
+};
+
+static int cmp_candidate(const void *a, const void *b)
 {
-    json_t *pod = kube_informer_get(c->pods, mt->ns, mt->name);
+    const struct candidate *x = a, *y = b;
+    return priority_key_cmp(&x->key, &y->key);
+}
+
+/* A leaf whose pod exists: its phase from the pod, learning on completion. */
+static enum fs_err reconcile_leaf_pod(struct ctl *c, const json_t *obj, const struct microtask *mt, const json_t *pod,
+                                      json_t *status, json_t *conds)
+{
     const json_t *old = json_object_get(obj, "status");
-    if (!pod) {
+    enum mt_phase ph = pod_phase(pod);
+    const char *node = jstr(json_object_get(pod, "spec"), "nodeName");
+    const char *was = jstr(old, "phase");
+    json_object_set_new(status, "phase", json_string(mt_phase_name(ph)));
+    if (node && node[0]) {
+        json_t *res = json_deep_copy(json_object_get(old, "reservation"));
+        if (!json_is_object(res))
+            res = json_object();
+        json_object_set_new(res, "node", json_string(node));
+        json_object_del(res, "earliestStart");
+        json_object_set_new(status, "reservation", res);
+    }
+    if (ph == MT_PHASE_SUCCEEDED && (!was || strcmp(was, "Succeeded") != 0)) {
+        char msg[300];
+        enum fs_err rc = learn_from(c, obj, mt, pod, msg, sizeof(msg));
+        if (rc != FS_OK && rc != FS_EDATA) {
+            log_warn("cannot learn from %s/%s: %s", mt->ns, mt->name, msg);
+            json_object_set_new(status, "phase", json_string(was ? was : "Running"));
+            return rc; /* retried with backoff; the phase moves on once the run is learnt */
+        }
+        json_array_append_new(conds, condition(old, "Learnt", rc == FS_OK ? "True" : "False",
+                                               rc == FS_OK ? "FoldedIntoProfile" : "NoSamples", msg, mt->generation));
+        const char *kv[] = {"namespace", mt->ns, "microtask", mt->name, "detail", msg, NULL};
+        log_kv(LOG_INFO, "leaf succeeded", kv);
+        track_drop(c, mt->ns, mt->name);
+    } else if (ph == MT_PHASE_FAILED) {
+        track_drop(c, mt->ns, mt->name);
+    }
+    return FS_OK;
+}
+
+static void mark_queued_ns(struct ctl *c, const char *ns, int queued)
+{
+    pthread_mutex_lock(&c->mu);
+    if (queued)
+        lmap_put(&c->queued_ns, ns, (void *)1);
+    else
+        lmap_del(&c->queued_ns, ns);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Admission of the namespace's ready leaves, highest priority first. */
+static enum fs_err admit_candidates(struct ctl *c, struct candidate *cands, size_t nc, struct microtask *mts,
+                                    const json_t **objs)
+{
+    enum fs_err ret = FS_OK;
+    int64_t now = time(NULL);
+    double load = 0;
+    size_t still_queued = 0;
+    cluster_lock(&c->cl);
+    ledger_advance(c->cl.ledger, now);
+    load = admit_load(c->cl.ledger, now);
+    cluster_unlock(&c->cl);
+    for (size_t k = 0; k < nc; k++) {
+        struct microtask *mt = &mts[cands[k].i];
+        struct priority_input pin = {mt->sla_class, mt->has_deadline, mt->deadline_s, now,
+                                     cands[k].predicted ? (double)cands[k].cv.duration_s : c->o.default_s,
+                                     load < 0 ? 0 : load};
+        struct priority_result pr;
+        cands[k].score = priority_compute(&pin, &pr) == FS_OK ? pr.score : 0;
+        cands[k].key = (struct priority_key){cands[k].score, mt->has_deadline ? mt->deadline_s : INT64_MAX,
+                                             mt->created_s, mt->name};
+        if (cands[k].predicted)
+            json_object_set_new(cands[k].status, "priority", json_integer(pr.value));
+    }
+    qsort(cands, nc, sizeof(*cands), cmp_candidate);
+    for (size_t k = 0; k < nc; k++) {
+        struct candidate *cd = &cands[k];
+        struct microtask *mt = &mts[cd->i];
+        const json_t *obj = objs[cd->i];
+        const json_t *old = json_object_get(obj, "status");
+        if (!cd->predicted) {
+            json_object_set_new(cd->status, "phase", json_string("Queued"));
+            continue;
+        }
+        struct admit_result ar;
+        cluster_lock(&c->cl);
+        enum fs_err rc = admit_check(c->cl.ledger, &cd->cv, now, &ar);
+        if (rc == FS_OK && ar.fits)
+            rc = admit_claim(c->cl.ledger, mt->ns, mt->name, ar.node, &cd->cv, now);
+        cluster_unlock(&c->cl);
+        if (rc != FS_OK) {
+            ret = rc;
+            continue;
+        }
+        if (!ar.fits) {
+            char msg[400], when[40] = "";
+            if (ar.earliest_s)
+                rfc3339_format(ar.earliest_s, when, sizeof(when));
+            snprintf(msg, sizeof(msg), "%s; %s%s", ar.reason,
+                     ar.unresolvable ? "no node can ever hold it" : ar.earliest_s ? "predicted earliest start " : "no room within the horizon",
+                     when);
+            json_object_set_new(cd->status, "phase", json_string("Queued"));
+            json_array_append_new(cd->conds, condition(old, "Admitted", "False", "InsufficientCapacity", msg, mt->generation));
+            json_array_append_new(cd->conds, condition(old, "Queued", "True", "InsufficientCapacity", msg, mt->generation));
+            if (ar.earliest_s)
+                json_object_set_new(cd->status, "reservation", json_pack("{s:s}", "earliestStart", when));
+            if (!json_object_get(old, "prediction") ||
+                !json_equal(json_object_get(json_object_get(old, "prediction"), "model"), json_string(cd->cv.model)))
+                set_prediction(cd->status, &cd->cv);
+            const char *was = jstr(old, "phase");
+            if (!condition_true(old, "Queued"))
+                kube_event_record(c->events, obj, "Normal", "Queued", "Admit", "%s", msg);
+            (void)was;
+            const char *kv[] = {"namespace", mt->ns, "microtask", mt->name, "reason", msg, NULL};
+            log_kv(LOG_DEBUG, "queued", kv);
+            count(c, &c->n.queued, 1);
+            still_queued++;
+            continue;
+        }
+        /* admitted: the prediction starts now, the pod is created */
+        set_prediction(cd->status, &cd->cv);
         struct kube_ref pref = {"", "v1", "pods", mt->ns, NULL, NULL};
         json_t *p = NULL;
-        if (build_pod(mt, &p) == FS_OK && create(c, &pref, p, mt->name) == FS_OK)
-            kube_event_record(c->events, obj, "Normal", "PodCreated", "Create", "created pod %s", mt->name);
+        rc = build_pod(mt, &p);
+        if (rc == FS_OK)
+            rc = create(c, &pref, p, mt->name);
         json_decref(p);
-        json_object_set_new(status, "phase", json_string(mt_phase_name(MT_PHASE_QUEUED)));
-    } else {
-        enum mt_phase ph = pod_phase(pod);
-        const char *node = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
-        json_object_set_new(status, "phase", json_string(mt_phase_name(ph)));
-        if (node && node[0])
-            json_object_set_new(status, "reservation", json_pack("{s:s}", "node", node));
-        json_decref(pod);
-    }
-    /* the prediction is written once (the observed splice comes with usage feedback) */
-    if (!json_object_get(old, "prediction")) {
-        struct curve cv;
-        char err[200] = "";
-        enum fs_err rc;
-        curve_init(&cv);
-        if (mt->has_split && mt->split.has_estimate)
-            rc = predict_from_estimate(&mt->split.estimate, mt->work_units, mt->res_net_bps, time(NULL),
-                                       c->o.step_s, &cv, err, sizeof(err));
-        else
-            rc = predict_from_resources(mt, time(NULL), c->o.step_s, c->o.default_s, &cv, err, sizeof(err));
-        json_t *patch = NULL;
-        if (rc == FS_OK && predict_status_patch(&cv, &patch) == FS_OK) {
-            json_t *ps = json_object_get(patch, "status");
-            json_object_set(status, "prediction", json_object_get(ps, "prediction"));
-            json_object_set(status, "predictionSummary", json_object_get(ps, "predictionSummary"));
-            json_array_append_new(conds, condition(old, "Predicted", "True", "FromResources", "predicted from spec.resources",
-                                                   mt->generation));
-            struct priority_input pin = {mt->sla_class, mt->has_deadline, mt->deadline_s, time(NULL),
-                                         (double)cv.duration_s, 0};
-            struct priority_result pr;
-            if (priority_compute(&pin, &pr) == FS_OK)
-                json_object_set_new(status, "priority", json_integer(pr.value));
-        } else {
-            json_array_append_new(conds, condition(old, "Predicted", "False", "NoPrediction", err, mt->generation));
+        if (rc != FS_OK) {
+            cluster_lock(&c->cl);
+            admit_unclaim(c->cl.ledger, mt->ns, mt->name);
+            cluster_unlock(&c->cl);
+            ret = rc;
+            json_object_set_new(cd->status, "phase", json_string("Queued"));
+            continue;
         }
-        json_decref(patch);
-        curve_release(&cv);
-    } else {
-        json_t *pc;
-        size_t i;
-        json_array_foreach(json_object_get(old, "conditions"), i, pc)
-            if (json_is_string(json_object_get(pc, "type")) &&
-                strcmp(json_string_value(json_object_get(pc, "type")), "Predicted") == 0)
-                json_array_append(conds, pc);
+        char msg[400];
+        snprintf(msg, sizeof(msg), "its p90 curve fits on %s over its predicted window", ar.node);
+        json_array_append_new(cd->conds, condition(old, "Admitted", "True", "Fits", msg, mt->generation));
+        json_array_append_new(cd->conds, condition(old, "Queued", "False", "Admitted", msg, mt->generation));
+        json_object_set_new(cd->status, "phase", json_string("Queued"));
+        kube_event_record(c->events, obj, "Normal", "PodCreated", "Admit", "created pod %s: %s", mt->name, msg);
+        const char *kv[] = {"namespace", mt->ns, "microtask", mt->name, "node", ar.node, NULL};
+        log_kv(LOG_INFO, "admitted", kv);
+        count(c, &c->n.admitted, 1);
+        count(c, &c->n.pods_created, 1);
     }
+    if (nc)
+        mark_queued_ns(c, mts[cands[0].i].ns, still_queued > 0);
+    pthread_mutex_lock(&c->mu);
+    c->n.queued_now = 0; /* recomputed by the gauge below per namespace would need a map; keep last */
+    c->n.queued_now = (long)still_queued;
+    pthread_mutex_unlock(&c->mu);
+    if (still_queued && nc)
+        kube_workqueue_add_after(c->queue, mts[cands[0].i].ns, (long)(c->o.requeue_s * 1000));
+    return ret;
 }
 
-static void reconcile_namespace(struct ctl *c, const char *ns)
+static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
 {
+    enum fs_err ret = FS_OK;
     json_t *all = kube_informer_list(c->mts);
-    size_t total = json_array_size(all), n = 0;
+    size_t total = json_array_size(all), n = 0, nc = 0;
     struct microtask *mts = calloc(total ? total : 1, sizeof(*mts));
     const json_t **objs = calloc(total ? total : 1, sizeof(*objs));
     struct dag_node *nodes = calloc(total ? total : 1, sizeof(*nodes));
     struct dag_verdict *verdicts = calloc(total ? total : 1, sizeof(*verdicts));
-    if (!all || !mts || !objs || !nodes || !verdicts)
+    struct candidate *cands = calloc(total ? total : 1, sizeof(*cands));
+    if (!all || !mts || !objs || !nodes || !verdicts || !cands) {
+        ret = FS_ENOMEM;
         goto out;
+    }
     for (size_t i = 0; i < total; i++) {
         json_t *o = json_array_get(all, i);
-        const char *ons = json_string_value(json_object_get(json_object_get(o, "metadata"), "namespace"));
+        const char *ons = meta(o, "namespace");
         if (!ons || strcmp(ons, ns) != 0)
             continue;
         char err[MT_ERR_MAX];
         microtask_init(&mts[n]);
         if (microtask_parse(&mts[n], o, err, sizeof(err)) != FS_OK) {
-            log_warn("invalid MicroTask %s/%s: %s", ns,
-                     json_string_value(json_object_get(json_object_get(o, "metadata"), "name")), err);
+            log_warn("invalid MicroTask %s/%s: %s", ns, meta(o, "name"), err);
             continue;
         }
         objs[n] = o;
@@ -310,26 +846,24 @@ static void reconcile_namespace(struct ctl *c, const char *ns)
                                      mt_phase_dag_state(mts[n].phase), mts[n].on_dependency_failure};
         n++;
     }
-    if (dag_evaluate(nodes, n, verdicts) != FS_OK)
+    if (dag_evaluate(nodes, n, verdicts) != FS_OK) {
+        ret = FS_ENOMEM;
         goto out;
+    }
     for (size_t i = 0; i < n && !stopping; i++) {
         struct microtask *mt = &mts[i];
         const json_t *old = json_object_get(objs[i], "status");
-        json_t *status = json_object(), *conds = json_array();
         struct dag_verdict *v = &verdicts[i];
-        if (mt->phase == MT_PHASE_SUCCEEDED || mt->phase == MT_PHASE_FAILED) {
-            if (!mt->has_split) { /* finished leaves stay finished */
-                json_decref(status);
-                json_decref(conds);
-                continue;
-            }
-        }
+        if ((mt->phase == MT_PHASE_SUCCEEDED || mt->phase == MT_PHASE_FAILED) && !mt->has_split)
+            continue; /* finished leaves stay finished */
+        json_t *status = json_object(), *conds = json_array();
         int ready = v->kind == DAG_READY;
+        enum fs_err rc = FS_OK;
         json_array_append_new(conds, condition(old, "DependenciesReady", ready ? "True" : "False", v->reason,
                                                v->message, mt->generation));
         if (v->kind == DAG_CYCLE || v->kind == DAG_MISSING) {
             json_object_set_new(status, "phase", json_string("Blocked"));
-            const char *was = json_string_value(json_object_get(old, "phase"));
+            const char *was = jstr(old, "phase");
             if (!was || strcmp(was, "Blocked") != 0)
                 kube_event_record(c->events, objs[i], "Warning", v->reason, "Validate", "%s", v->message);
         } else if (v->kind == DAG_DEP_FAILED) {
@@ -338,13 +872,56 @@ static void reconcile_namespace(struct ctl *c, const char *ns)
         } else if (!ready) {
             json_object_set_new(status, "phase", json_string("Pending"));
         } else if (mt->has_split) {
-            reconcile_split(c, objs[i], mt, status, conds, all, mts, n);
+            rc = reconcile_split(c, objs[i], mt, status, conds, mts, n);
         } else {
-            reconcile_leaf(c, objs[i], mt, status, conds);
+            json_t *pod = kube_informer_get(c->pods, mt->ns, mt->name);
+            if (pod) {
+                rc = reconcile_leaf_pod(c, objs[i], mt, pod, status, conds);
+                json_decref(pod);
+            } else { /* waits for admission: finished after the sort */
+                struct candidate *cd = &cands[nc++];
+                const char *reason = "";
+                char msg[300];
+                cd->i = i;
+                cd->status = status;
+                cd->conds = conds;
+                curve_init(&cd->cv);
+                cd->predicted = predict_leaf(c, mt, time(NULL), &cd->cv, &reason, msg, sizeof(msg)) == FS_OK;
+                json_array_append_new(conds, condition(old, "Predicted", cd->predicted ? "True" : "False", reason, msg,
+                                                       mt->generation));
+                continue;
+            }
         }
+        if (rc != FS_OK)
+            ret = rc;
+        carry_conditions(conds, old);
         json_object_set_new(status, "conditions", conds);
-        patch_status(c, objs[i], mt, status);
+        rc = patch_status(c, objs[i], mt->ns, mt->name, mt->generation, status);
+        if (rc != FS_OK)
+            ret = rc;
     }
+    if (!stopping) {
+        enum fs_err rc = admit_candidates(c, cands, nc, mts, objs);
+        if (rc != FS_OK)
+            ret = rc;
+    }
+    for (size_t k = 0; k < nc; k++) {
+        struct candidate *cd = &cands[k];
+        const json_t *old = json_object_get(objs[cd->i], "status");
+        carry_conditions(cd->conds, old);
+        json_object_set_new(cd->status, "conditions", cd->conds);
+        cd->conds = NULL;
+        if (!stopping) {
+            enum fs_err rc = patch_status(c, objs[cd->i], mts[cd->i].ns, mts[cd->i].name, mts[cd->i].generation, cd->status);
+            if (rc != FS_OK)
+                ret = rc;
+        } else {
+            json_decref(cd->status);
+        }
+        curve_release(&cd->cv);
+    }
+    if (nc == 0)
+        mark_queued_ns(c, ns, 0);
 out:
     for (size_t i = 0; i < n; i++)
         microtask_release(&mts[i]);
@@ -352,70 +929,523 @@ out:
     free(objs);
     free(nodes);
     free(verdicts);
+    free(cands);
     json_decref(all);
+    return ret;
 }
+
+/* ---- usage feedback ------------------------------------------------------------------- */
+
+static const char *action_name(enum mt_anomaly_action a)
+{
+    return a == MT_ANOMALY_RESERVE ? "Reserve" : a == MT_ANOMALY_THROTTLE ? "Throttle" : "Alert";
+}
+
+/* Lowers the first container's cpu limit (and request, if above) to the band through the
+ * in-place resize subresource. */
+static enum fs_err throttle(struct ctl *c, const json_t *pod, int64_t cpu_milli, char *msg, size_t msglen)
+{
+    const json_t *ctr = json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
+    const char *cname = jstr(ctr, "name");
+    char q[32];
+    if (!cname)
+        return FS_EINVAL;
+    if (cpu_milli < 1)
+        cpu_milli = 1;
+    kube_format_milli(cpu_milli, q, sizeof(q));
+    json_t *res = json_pack("{s:{s:s}}", "limits", "cpu", q);
+    const char *req = jstr(json_object_get(json_object_get(ctr, "resources"), "requests"), "cpu");
+    int64_t req_m = 0;
+    if (req && kube_parse_milli(req, &req_m) == FS_OK && req_m > cpu_milli)
+        json_object_set_new(res, "requests", json_pack("{s:s}", "cpu", q));
+    json_t *patch = json_pack("{s:{s:[{s:s, s:o}]}}", "spec", "containers", "name", cname, "resources", res);
+    struct kube_ref ref = {"", "v1", "pods", meta(pod, "namespace"), meta(pod, "name"), "resize"};
+    struct kube_status st;
+    enum fs_err rc = patch ? kube_patch(c->client, &ref, KUBE_PATCH_STRATEGIC, patch, NULL, NULL, &st) : FS_ENOMEM;
+    json_decref(patch);
+    if (rc == FS_OK) {
+        snprintf(msg, msglen, "cpu limit of container %s lowered to %s", cname, q);
+    } else {
+        char buf[600];
+        snprintf(msg, msglen, "cannot resize container %s to %s: %s", cname, q, kube_status_str(&st, buf, sizeof(buf)));
+    }
+    return rc;
+}
+
+/* One metrics.k8s.io sample of one running leaf's pod. */
+static void sample_pod(struct ctl *c, const json_t *pm)
+{
+    const char *ns = meta(pm, "namespace"), *name = meta(pm, "name");
+    int64_t t = 0, v[CURVE_NRES] = {0, 0, 0};
+    if (!ns || !name || !jstr(pm, "timestamp") || rfc3339_parse(jstr(pm, "timestamp"), &t) != FS_OK)
+        return;
+    size_t i;
+    const json_t *ct;
+    json_array_foreach(json_object_get(pm, "containers"), i, ct) {
+        const json_t *u = json_object_get(ct, "usage");
+        int64_t cpu = 0, mem = 0;
+        if (jstr(u, "cpu") && kube_parse_milli(jstr(u, "cpu"), &cpu) == FS_OK)
+            v[CURVE_CPU] += cpu;
+        if (jstr(u, "memory") && kube_parse_bytes(jstr(u, "memory"), &mem) == FS_OK)
+            v[CURVE_MEM] += mem;
+    }
+    json_t *obj = kube_informer_get(c->mts, ns, name), *pod = kube_informer_get(c->pods, ns, name);
+    struct microtask mt;
+    struct curve cur, spliced;
+    char key[160];
+    microtask_init(&mt);
+    curve_init(&cur);
+    curve_init(&spliced);
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    const json_t *old = json_object_get(obj, "status");
+    if (!obj || !pod || pod_phase(pod) != MT_PHASE_RUNNING || microtask_parse(&mt, obj, NULL, 0) != FS_OK ||
+        curve_from_json(&cur, json_object_get(old, "prediction"), NULL, 0) != FS_OK)
+        goto out;
+    pthread_mutex_lock(&c->mu);
+    struct track *tr = lmap_get(&c->tracks, key);
+    if (!tr && (tr = calloc(1, sizeof(*tr)))) {
+        snprintf(tr->key, sizeof(tr->key), "%s", key);
+        curve_init(&tr->baseline);
+        /* the baseline is what it was admitted with; after a restart it is in status.usage */
+        if (curve_from_json(&tr->baseline, json_object_get(json_object_get(old, "usage"), "baseline"), NULL, 0) != FS_OK)
+            curve_copy(&tr->baseline, &cur);
+        usage_obs_init(&tr->obs, tr->baseline.start_s, tr->baseline.step_s);
+        long n_obs = (long)json_integer_value(json_object_get(json_object_get(old, "usage"), "observedSteps"));
+        if (n_obs > 0 && strstr(cur.model, "+observed"))
+            usage_obs_load(&tr->obs, &cur, (uint32_t)n_obs);
+        tr->an.flagged = condition_true(old, "Anomalous");
+        if (lmap_put(&c->tracks, key, tr) != FS_OK) {
+            track_free(tr);
+            tr = NULL;
+        }
+    }
+    int used = tr ? usage_obs_add(&tr->obs, t, v) : 0;
+    int flagged = 0;
+    if (used > 0) {
+        memcpy(tr->now, v, sizeof(v));
+        flagged = usage_anomaly_push(&tr->an, &tr->baseline, t, v, c->o.anomaly_tol, mt.anomaly_window_s);
+        usage_error(&tr->obs, &tr->baseline, &tr->err);
+        c->n.samples++;
+        if (flagged)
+            c->n.anomalies[tr->an.res]++;
+    }
+    /* the status is built from a consistent copy, outside the lock */
+    struct usage_obs obs;
+    struct usage_error err;
+    struct usage_anomaly an;
+    struct curve base;
+    curve_init(&base);
+    usage_obs_init(&obs, 0, 1);
+    if (used > 0) {
+        err = tr->err;
+        an = tr->an;
+        curve_copy(&base, &tr->baseline);
+        if (usage_obs_copy(&obs, &tr->obs) != FS_OK)
+            used = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (used <= 0)
+        goto out_base;
+
+    const int64_t *ov[CURVE_NRES] = {obs.v[0], obs.v[1], obs.v[2]};
+    if (predict_splice(&base, ov, obs.n, &spliced) != FS_OK)
+        goto out_base;
+    if (an.flagged && mt.anomaly_action == MT_ANOMALY_RESERVE) {
+        /* re-reserve: the rest of the curve at least at the highest level observed */
+        for (int r = 0; r < CURVE_NET; r++) {
+            int64_t hi = 0;
+            for (uint32_t k = 0; k < obs.n; k++)
+                hi = obs.v[r][k] > hi ? obs.v[r][k] : hi;
+            for (uint32_t k = obs.n; k < spliced.n_steps; k++)
+                if (spliced.v[CURVE_P90][r][k] < hi)
+                    spliced.v[CURVE_P90][r][k] = hi;
+        }
+    }
+    json_t *status = json_object(), *usage = json_object(), *bj = NULL;
+    set_prediction(status, &spliced);
+    char cpu_s[32], mem_s[32], e_s[32];
+    kube_format_milli(v[CURVE_CPU], cpu_s, sizeof(cpu_s));
+    kube_format_bytes(v[CURVE_MEM], mem_s, sizeof(mem_s));
+    json_object_set_new(usage, "cpu", json_string(cpu_s));
+    json_object_set_new(usage, "memory", json_string(mem_s));
+    json_object_set_new(usage, "observedSteps", json_integer(obs.n));
+    json_object_set_new(usage, "samples", json_integer(obs.n));
+    if (err.has_mape_all) {
+        snprintf(e_s, sizeof(e_s), "%.1f%%", err.mape_all);
+        json_object_set_new(usage, "error", json_string(e_s));
+        json_object_set_new(usage, "mape", json_real(round(err.mape_all * 100) / 100));
+    }
+    if (err.has_mase_all)
+        json_object_set_new(usage, "mase", json_real(round(err.mase_all * 1000) / 1000));
+    if (curve_to_json(&base, &bj) == FS_OK)
+        json_object_set_new(usage, "baseline", bj);
+    json_object_set_new(status, "usage", usage);
+    if (flagged) {
+        char amt[32], band[32], msg[400];
+        ledger_format_amount(an.res, an.observed, amt, sizeof(amt));
+        ledger_format_amount(an.res, an.band, band, sizeof(band));
+        snprintf(msg, sizeof(msg), "%s usage %s above its predicted p90 %s for %.0fs (window %.0fs); action %s",
+                 curve_res_name(an.res), amt, band, an.for_s, mt.anomaly_window_s, action_name(mt.anomaly_action));
+        json_t *conds = set_condition(old, condition(old, "Anomalous", "True", "UsageAboveBand", msg, mt.generation));
+        kube_event_record(c->events, obj, "Warning", "Anomalous", "Observe", "%s", msg);
+        const char *kv[] = {"namespace", ns, "microtask", name, "detail", msg, NULL};
+        log_kv(LOG_WARN, "anomaly", kv);
+        if (mt.anomaly_action == MT_ANOMALY_THROTTLE) {
+            char tmsg[700];
+            int64_t p90 = usage_band_at(&base, CURVE_P90, CURVE_CPU, t);
+            enum fs_err rc = throttle(c, pod, p90, tmsg, sizeof(tmsg));
+            json_t *old_c = json_pack("{s:O}", "conditions", conds);
+            json_decref(conds);
+            conds = set_condition(old_c, condition(old, "Throttled", rc == FS_OK ? "True" : "False",
+                                                   rc == FS_OK ? "Resized" : "ResizeFailed", tmsg, mt.generation));
+            json_decref(old_c);
+            kube_event_record(c->events, obj, rc == FS_OK ? "Normal" : "Warning", "Throttled", "Resize", "%s", tmsg);
+            if (rc == FS_OK)
+                count(c, &c->n.throttles, 1);
+        } else if (mt.anomaly_action == MT_ANOMALY_RESERVE) {
+            json_t *old_c = json_pack("{s:O}", "conditions", conds);
+            json_decref(conds);
+            conds = set_condition(old_c, condition(old, "Reserved", "True", "ReReserved",
+                                                   "the rest of the curve is reserved at least at the observed level",
+                                                   mt.generation));
+            json_decref(old_c);
+        }
+        json_object_set_new(status, "conditions", conds);
+    }
+    patch_status(c, obj, ns, name, mt.generation, status);
+out_base:
+    curve_release(&base);
+    usage_obs_release(&obs);
+out:
+    curve_release(&spliced);
+    curve_release(&cur);
+    microtask_release(&mt);
+    json_decref(obj);
+    json_decref(pod);
+}
+
+static void sample(struct ctl *c)
+{
+    json_t *list = NULL;
+    struct kube_status st;
+    enum fs_err rc = kube_request(c->client, "GET",
+                                  "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=" FS_LABEL_MICROTASK, NULL, NULL, 0,
+                                  &list, &st);
+    if (rc != FS_OK) {
+        char buf[600];
+        log_debug("cannot read pod metrics: %s", kube_status_str(&st, buf, sizeof(buf)));
+        count(c, &c->n.sample_errors, 1);
+        return;
+    }
+    size_t i;
+    const json_t *pm;
+    json_array_foreach(json_object_get(list, "items"), i, pm) {
+        if (stopping)
+            break;
+        sample_pod(c, pm);
+    }
+    json_decref(list);
+}
+
+/* ---- /healthz, /readyz, /metrics ------------------------------------------------------ */
+
+struct buf {
+    char *p;
+    size_t len, cap;
+    int failed;
+};
+
+static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bprintf(struct buf *b, const char *fmt, ...)
+{
+    if (b->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+            return;
+        }
+        if (b->p && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + (size_t)n + 1)
+            cap *= 2;
+        if (cap > (64u << 20)) { /* bounded: far beyond what 10,000 tracked tasks need */
+            b->failed = 1;
+            return;
+        }
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+}
+
+static void metrics_text(struct ctl *c, struct buf *b)
+{
+    struct counters n;
+    size_t qlen = kube_workqueue_len(c->queue);
+    pthread_mutex_lock(&c->mu);
+    n = c->n;
+    bprintf(b, "# HELP foresight_controller_reconciles_total Namespace reconciles by result.\n"
+               "# TYPE foresight_controller_reconciles_total counter\n"
+               "foresight_controller_reconciles_total{result=\"ok\"} %lu\n"
+               "foresight_controller_reconciles_total{result=\"error\"} %lu\n",
+            n.reconciles_ok, n.reconciles_err);
+    bprintf(b, "# HELP foresight_controller_queue_depth Keys ready in the work queue.\n"
+               "# TYPE foresight_controller_queue_depth gauge\nforesight_controller_queue_depth %zu\n", qlen);
+    bprintf(b, "# HELP foresight_controller_leader 1 while this replica holds the Lease.\n"
+               "# TYPE foresight_controller_leader gauge\nforesight_controller_leader %d\n", c->leader);
+    bprintf(b, "# HELP foresight_controller_admissions_total Admission decisions by result.\n"
+               "# TYPE foresight_controller_admissions_total counter\n"
+               "foresight_controller_admissions_total{result=\"admitted\"} %lu\n"
+               "foresight_controller_admissions_total{result=\"queued\"} %lu\n",
+            n.admitted, n.queued);
+    bprintf(b, "# HELP foresight_controller_queued_microtasks Leaves left Queued by the last admission pass.\n"
+               "# TYPE foresight_controller_queued_microtasks gauge\nforesight_controller_queued_microtasks %ld\n",
+            n.queued_now);
+    bprintf(b, "# HELP foresight_controller_created_total Objects created.\n"
+               "# TYPE foresight_controller_created_total counter\n"
+               "foresight_controller_created_total{kind=\"Pod\"} %lu\n"
+               "foresight_controller_created_total{kind=\"MicroTask\"} %lu\n",
+            n.pods_created, n.children_created);
+    bprintf(b, "# HELP foresight_controller_usage_samples_total Pod usage samples folded in.\n"
+               "# TYPE foresight_controller_usage_samples_total counter\nforesight_controller_usage_samples_total %lu\n"
+               "# HELP foresight_controller_usage_sample_errors_total Failed reads of metrics.k8s.io.\n"
+               "# TYPE foresight_controller_usage_sample_errors_total counter\n"
+               "foresight_controller_usage_sample_errors_total %lu\n",
+            n.samples, n.sample_errors);
+    bprintf(b, "# HELP foresight_controller_anomalies_total Micro-tasks found above their predicted band.\n"
+               "# TYPE foresight_controller_anomalies_total counter\n");
+    for (int r = 0; r < CURVE_NRES; r++)
+        bprintf(b, "foresight_controller_anomalies_total{resource=\"%s\"} %lu\n", curve_res_name((enum curve_res)r),
+                n.anomalies[r]);
+    bprintf(b, "# HELP foresight_controller_throttles_total Pods resized down after an anomaly.\n"
+               "# TYPE foresight_controller_throttles_total counter\nforesight_controller_throttles_total %lu\n"
+               "# HELP foresight_controller_taskprofile_updates_total Completed runs folded into TaskProfiles.\n"
+               "# TYPE foresight_controller_taskprofile_updates_total counter\n"
+               "foresight_controller_taskprofile_updates_total %lu\n",
+            n.throttles, n.profile_updates);
+    bprintf(b, "# HELP foresight_controller_completed_prediction_mape_percent MAPE of completed leaves' predictions.\n"
+               "# TYPE foresight_controller_completed_prediction_mape_percent summary\n"
+               "foresight_controller_completed_prediction_mape_percent_sum %.4f\n"
+               "foresight_controller_completed_prediction_mape_percent_count %lu\n",
+            n.done_mape_sum, n.done_mape_n);
+    bprintf(b, "# HELP foresight_controller_prediction_mape_percent Error so far of each running leaf's prediction.\n"
+               "# TYPE foresight_controller_prediction_mape_percent gauge\n");
+    size_t pos = 0;
+    const char *key;
+    void *val;
+    while (lmap_next(&c->tracks, &pos, &key, &val)) {
+        struct track *t = val;
+        char ns[80], name[80];
+        const char *sl = strchr(t->key, '/');
+        if (!sl || !t->err.has_mape_all)
+            continue;
+        snprintf(ns, sizeof(ns), "%.*s", (int)(sl - t->key), t->key);
+        snprintf(name, sizeof(name), "%s", sl + 1);
+        bprintf(b, "foresight_controller_prediction_mape_percent{namespace=\"%s\",microtask=\"%s\"} %.4f\n", ns, name,
+                t->err.mape_all);
+    }
+    bprintf(b, "# HELP foresight_controller_prediction_mase Error so far of each running leaf's prediction, scaled.\n"
+               "# TYPE foresight_controller_prediction_mase gauge\n");
+    pos = 0;
+    while (lmap_next(&c->tracks, &pos, &key, &val)) {
+        struct track *t = val;
+        char ns[80];
+        const char *sl = strchr(t->key, '/');
+        if (!sl || !t->err.has_mase_all)
+            continue;
+        snprintf(ns, sizeof(ns), "%.*s", (int)(sl - t->key), t->key);
+        bprintf(b, "foresight_controller_prediction_mase{namespace=\"%s\",microtask=\"%s\"} %.4f\n", ns, sl + 1,
+                t->err.mase_all);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void http_handler(void *arg, const char *path, int *status, const char **ctype, char **body)
+{
+    struct ctl *c = arg;
+    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/livez") == 0) {
+        *status = 200;
+        *body = strdup("ok\n");
+    } else if (strcmp(path, "/readyz") == 0) {
+        *status = c->synced ? 200 : 503;
+        *body = strdup(c->synced ? "ok\n" : "caches not synced yet\n");
+    } else if (strcmp(path, "/metrics") == 0) {
+        struct buf b = {0};
+        metrics_text(c, &b);
+        if (b.failed) {
+            free(b.p);
+            *status = 503;
+            *body = strdup("cannot render metrics\n");
+            return;
+        }
+        *status = 200;
+        *ctype = "text/plain; version=0.0.4; charset=utf-8";
+        *body = b.p;
+    } else {
+        *status = 404;
+        *body = strdup("not found\n");
+    }
+}
+
+/* ---- main ----------------------------------------------------------------------------- */
 
 static void usage(void)
 {
     fprintf(stderr,
             "usage: foresight-controller [flags]\n"
-            "  --kubeconfig PATH      kubeconfig (default: in-cluster, else $KUBECONFIG or ~/.kube/config)\n"
-            "  --context NAME         kubeconfig context\n"
-            "  --no-leader-elect      act without holding the Lease (one replica only)\n"
-            "  --lease-namespace NS   namespace of the Lease (default: default)\n"
-            "  --lease-name NAME      (default: foresight-controller)\n"
-            "  --step SECONDS         prediction curve step (default: 30)\n"
-            "  --default-duration D   predicted duration when a spec gives none (default: 10m)\n"
-            "  --log-json             JSON logs\n"
-            "  -v                     debug logs\n");
+            "  --kubeconfig PATH        kubeconfig (default: in-cluster, else $KUBECONFIG or ~/.kube/config)\n"
+            "  --context NAME           kubeconfig context\n"
+            "  --no-leader-elect        act without holding the Lease (one replica only)\n"
+            "  --lease-namespace NS     namespace of the Lease (default: default)\n"
+            "  --lease-name NAME        (default: foresight-controller)\n"
+            "  --http-address ADDR:PORT /healthz, /readyz, /metrics (default: 0.0.0.0:8080; port 0: any)\n"
+            "  --step SECONDS           prediction curve and ledger step (default: 30)\n"
+            "  --horizon STEPS          ledger horizon in steps (default: 240)\n"
+            "  --headroom FRACTION      part of every node never promised (default: 0)\n"
+            "  --default-duration D     predicted duration when a spec gives none (default: 10m)\n"
+            "  --sample-interval D      metrics.k8s.io sampling period (default: 15s)\n"
+            "  --requeue D              queued tasks are re-evaluated at least this often (default: 30s)\n"
+            "  --anomaly-tolerance F    usage above p90*(1+F) counts as above the band (default: 0.1)\n"
+            "  --learn-min-runs N       completed runs before a TaskProfile predicts (default: 3)\n"
+            "  --qps N                  API requests per second (default: 50)\n"
+            "  --log-json               JSON logs\n"
+            "  -v                       debug logs\n");
+}
+
+static int parse_duration_flag(const char *flag, const char *arg, double min, double *out)
+{
+    double v;
+    if (duration_parse(arg, &v) != FS_OK || !(v >= min)) {
+        fprintf(stderr, "%s: %s is not a duration such as 30s (at least %gs)\n", flag, arg, min);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_number_flag(const char *flag, const char *arg, double min, double max, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || !end || end == arg || *end || !isfinite(v) || v < min || v > max) {
+        fprintf(stderr, "%s: %s is not a number from %g to %g\n", flag, arg, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    struct ctl c = {0};
+    static struct ctl c;
     struct kube_config cfg;
     enum log_level level = LOG_INFO;
     enum log_format fmt = LOG_LOGFMT;
     int ret = 1;
-    c.o = (struct opts){NULL, NULL, "default", "foresight-controller", 1, 30, 600};
+    char http_host[64] = "0.0.0.0";
+    c.o = (struct opts){NULL, NULL, "default", "foresight-controller", http_host, 8080, 1, 30, 600, 15, 30, 0.1, 0, 240, 3, 50};
     static const struct option lo[] = {
         {"kubeconfig", required_argument, 0, 'k'}, {"context", required_argument, 0, 'c'},
         {"no-leader-elect", no_argument, 0, 'L'}, {"lease-namespace", required_argument, 0, 'n'},
         {"lease-name", required_argument, 0, 'N'}, {"step", required_argument, 0, 's'},
         {"default-duration", required_argument, 0, 'd'}, {"log-json", no_argument, 0, 'j'},
+        {"http-address", required_argument, 0, 'H'}, {"sample-interval", required_argument, 0, 'S'},
+        {"requeue", required_argument, 0, 'R'}, {"anomaly-tolerance", required_argument, 0, 'A'},
+        {"learn-min-runs", required_argument, 0, 'M'}, {"headroom", required_argument, 0, 'E'},
+        {"horizon", required_argument, 0, 'Z'}, {"qps", required_argument, 0, 'Q'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int opt;
+    double d;
     while ((opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-        char *end = NULL;
         switch (opt) {
         case 'k': c.o.kubeconfig = optarg; break;
         case 'c': c.o.context = optarg; break;
         case 'L': c.o.leader_elect = 0; break;
         case 'n': c.o.lease_ns = optarg; break;
         case 'N': c.o.lease_name = optarg; break;
-        case 's': {
-            long s = strtol(optarg, &end, 10);
-            if (!end || *end || s < 1 || s > CURVE_MAX_STEP_S) {
-                fprintf(stderr, "--step: %s is not a number of seconds from 1 to 86400\n", optarg);
+        case 's':
+            if (parse_number_flag("--step", optarg, 1, CURVE_MAX_STEP_S, &d))
+                return 2;
+            c.o.step_s = (uint32_t)d;
+            break;
+        case 'Z':
+            if (parse_number_flag("--horizon", optarg, 1, LEDGER_MAX_STEPS, &d))
+                return 2;
+            c.o.horizon_steps = (uint32_t)d;
+            break;
+        case 'E':
+            if (parse_number_flag("--headroom", optarg, 0, 0.99, &c.o.headroom))
+                return 2;
+            break;
+        case 'A':
+            if (parse_number_flag("--anomaly-tolerance", optarg, 0, 100, &c.o.anomaly_tol))
+                return 2;
+            break;
+        case 'M':
+            if (parse_number_flag("--learn-min-runs", optarg, 1, 1000, &d))
+                return 2;
+            c.o.learn_min_runs = (long)d;
+            break;
+        case 'Q':
+            if (parse_number_flag("--qps", optarg, 1, 100000, &c.o.qps))
+                return 2;
+            break;
+        case 'd':
+            if (parse_duration_flag("--default-duration", optarg, 1, &c.o.default_s))
+                return 2;
+            break;
+        case 'S':
+            if (parse_duration_flag("--sample-interval", optarg, 1, &c.o.sample_s))
+                return 2;
+            break;
+        case 'R':
+            if (parse_duration_flag("--requeue", optarg, 1, &c.o.requeue_s))
+                return 2;
+            break;
+        case 'H': {
+            const char *colon = strrchr(optarg, ':');
+            char *end = NULL;
+            long port = colon ? strtol(colon + 1, &end, 10) : -1;
+            if (!colon || !end || *end || end == colon + 1 || port < 0 || port > 65535 ||
+                (size_t)(colon - optarg) >= sizeof(http_host)) {
+                fprintf(stderr, "--http-address: %s is not ADDRESS:PORT such as 127.0.0.1:8080\n", optarg);
                 return 2;
             }
-            c.o.step_s = (uint32_t)s;
+            snprintf(http_host, sizeof(http_host), "%.*s", (int)(colon - optarg), optarg);
+            if (!http_host[0])
+                snprintf(http_host, sizeof(http_host), "0.0.0.0");
+            c.o.http_port = (int)port;
             break;
         }
-        case 'd':
-            if (duration_parse(optarg, &c.o.default_s) != FS_OK || c.o.default_s <= 0) {
-                fprintf(stderr, "--default-duration: %s is not a duration such as 10m\n", optarg);
-                return 2;
-            }
-            break;
         case 'j': fmt = LOG_JSON; break;
         case 'v': level = LOG_DEBUG; break;
         case 'h': usage(); return 0;
         default: usage(); return 2;
         }
     }
+    if (optind < argc) {
+        fprintf(stderr, "unexpected argument %s\n", argv[optind]);
+        usage();
+        return 2;
+    }
     log_setup(level, fmt);
     memset(&cfg, 0, sizeof(cfg));
+    pthread_mutex_init(&c.mu, NULL);
+    lmap_init(&c.tracks);
+    lmap_init(&c.queued_ns);
     enum fs_err rc;
     if (c.o.kubeconfig)
         rc = kube_config_load_file(&cfg, c.o.kubeconfig, c.o.context);
@@ -431,22 +1461,48 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
 
+    struct ledger_config lc = {c.o.step_s, c.o.horizon_steps, {c.o.headroom, c.o.headroom, 0}};
     struct kube_informer_opts mo = {.ref = MT_REF, .transform = kube_transform_strip_managed_fields};
-    struct kube_informer_opts po = {.ref = {"", "v1", "pods", NULL, NULL, NULL}, .label_selector = FS_LABEL_MICROTASK,
+    struct kube_informer_opts po = {.ref = {"", "v1", "pods", NULL, NULL, NULL},
                                     .transform = kube_transform_strip_managed_fields};
-    struct kube_informer_handlers h = {enqueue, on_update, enqueue, &c};
+    struct kube_informer_opts no = {.ref = {"", "v1", "nodes", NULL, NULL, NULL},
+                                    .transform = kube_transform_strip_managed_fields};
+    struct kube_informer_opts to = {.ref = TP_REF, .transform = kube_transform_strip_managed_fields};
+    struct kube_informer_handlers mh = {mt_add, mt_update, mt_delete, &c};
+    struct kube_informer_handlers ph = {pod_add, pod_update, pod_delete, &c};
+    struct kube_informer_handlers nh = {node_add, node_update, node_delete, &c};
+    struct kube_informer_handlers th = {tp_event, tp_update, tp_event, &c};
+    struct kube_client_opts co = {.qps = c.o.qps, .burst = (int)(c.o.qps * 2)};
+    struct kube_workqueue_opts wo = {.base_delay_ms = 100, .max_delay_ms = 60000};
     char identity[128], host[64] = "host";
     gethostname(host, sizeof(host) - 1);
     snprintf(identity, sizeof(identity), "%s_%ld", host, (long)getpid());
     struct kube_recorder_opts ro = {"foresight.sh/controller", identity, 0, 0};
-    if ((rc = kube_client_new(&c.client, &cfg, NULL)) != FS_OK || (rc = kube_workqueue_new(&c.queue, NULL)) != FS_OK ||
+    if ((rc = cluster_init(&c.cl, &lc, time(NULL))) != FS_OK) {
+        log_err("cannot set up the ledger: %s", fs_strerror(rc));
+        goto out;
+    }
+    c.cl_ready = 1;
+    if ((rc = kube_client_new(&c.client, &cfg, &co)) != FS_OK || (rc = kube_workqueue_new(&c.queue, &wo)) != FS_OK ||
         (rc = kube_recorder_new(&c.events, c.client, &ro)) != FS_OK ||
         (rc = kube_informer_new(&c.mts, c.client, &mo)) != FS_OK ||
         (rc = kube_informer_new(&c.pods, c.client, &po)) != FS_OK ||
-        (rc = kube_informer_add_handlers(c.mts, &h)) != FS_OK || (rc = kube_informer_add_handlers(c.pods, &h)) != FS_OK) {
+        (rc = kube_informer_new(&c.nodes, c.client, &no)) != FS_OK ||
+        (rc = kube_informer_new(&c.tps, c.client, &to)) != FS_OK ||
+        (rc = kube_informer_add_handlers(c.mts, &mh)) != FS_OK || (rc = kube_informer_add_handlers(c.pods, &ph)) != FS_OK ||
+        (rc = kube_informer_add_handlers(c.nodes, &nh)) != FS_OK || (rc = kube_informer_add_handlers(c.tps, &th)) != FS_OK) {
         log_err("cannot set up: %s", fs_strerror(rc));
         goto out;
+    }
+    if ((rc = httpd_start(&c.http, http_host, c.o.http_port, http_handler, &c)) != FS_OK)
+        goto out;
+    {
+        char port[16];
+        snprintf(port, sizeof(port), "%d", httpd_port(c.http));
+        const char *kv[] = {"address", http_host, "port", port, "identity", identity, NULL};
+        log_kv(LOG_INFO, "serving /healthz /readyz /metrics", kv);
     }
     if (c.o.leader_elect) {
         struct kube_lease_opts lopts = {.namespace = c.o.lease_ns, .name = c.o.lease_name, .identity = identity,
@@ -456,17 +1512,27 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if ((rc = kube_informer_start(c.mts)) != FS_OK || (rc = kube_informer_start(c.pods)) != FS_OK) {
+    if ((rc = kube_informer_start(c.nodes)) != FS_OK || (rc = kube_informer_start(c.pods)) != FS_OK ||
+        (rc = kube_informer_start(c.tps)) != FS_OK || (rc = kube_informer_start(c.mts)) != FS_OK) {
         log_err("cannot start informers: %s", fs_strerror(rc));
         goto out;
     }
-    while (!stopping && (kube_informer_wait_synced(c.mts, 1000) != FS_OK || kube_informer_wait_synced(c.pods, 1000) != FS_OK))
+    while (!stopping && (kube_informer_wait_synced(c.nodes, 1000) != FS_OK ||
+                         kube_informer_wait_synced(c.pods, 1000) != FS_OK ||
+                         kube_informer_wait_synced(c.tps, 1000) != FS_OK ||
+                         kube_informer_wait_synced(c.mts, 1000) != FS_OK))
         ;
-    log_info("caches synced, identity %s", identity);
+    c.synced = !stopping;
+    if (c.synced)
+        log_info("caches synced, identity %s", identity);
     int was_leader = 0;
+    struct timespec last_sample = {0, 0};
     while (!stopping) {
         int leader = !c.lease || kube_lease_is_leader(c.lease);
+        c.leader = leader;
         if (!leader) {
+            if (was_leader)
+                log_info("lost the lease: standing by");
             was_leader = 0;
             usleep(200 * 1000);
             continue;
@@ -476,35 +1542,73 @@ int main(int argc, char **argv)
             size_t i;
             json_t *o;
             json_array_foreach(all, i, o)
-                enqueue(&c, o);
+                enqueue_ns(&c, o);
             json_decref(all);
             was_leader = 1;
             log_info("leading");
         }
+        if (c.capacity_changed) { /* capacity freed or added: queued leaves may fit now */
+            c.capacity_changed = 0;
+            pthread_mutex_lock(&c.mu);
+            size_t pos = 0;
+            const char *ns;
+            void *v;
+            while (lmap_next(&c.queued_ns, &pos, &ns, &v))
+                kube_workqueue_add(c.queue, ns);
+            pthread_mutex_unlock(&c.mu);
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((double)(now.tv_sec - last_sample.tv_sec) + (now.tv_nsec - last_sample.tv_nsec) / 1e9 >= c.o.sample_s) {
+            last_sample = now;
+            sample(&c);
+        }
         char *key = NULL;
-        if (kube_workqueue_get(c.queue, &key, 500) != FS_OK || !key)
+        if (kube_workqueue_get(c.queue, &key, 250) != FS_OK || !key)
             continue;
-        reconcile_namespace(&c, key);
-        kube_workqueue_forget(c.queue, key);
+        rc = reconcile_namespace(&c, key);
+        if (rc == FS_OK) {
+            kube_workqueue_forget(c.queue, key);
+            count(&c, &c.n.reconciles_ok, 1);
+        } else {
+            const char *kv[] = {"namespace", key, "error", fs_strerror(rc), NULL};
+            log_kv(LOG_WARN, "reconcile failed, retrying with backoff", kv);
+            kube_workqueue_add_rate_limited(c.queue, key);
+            count(&c, &c.n.reconciles_err, 1);
+        }
         kube_workqueue_done(c.queue, key);
         free(key);
     }
     log_info("shutting down");
     ret = 0;
 out:
-    if (c.mts)
-        kube_informer_stop(c.mts);
-    if (c.pods)
-        kube_informer_stop(c.pods);
+    if (c.queue)
+        kube_workqueue_shutdown(c.queue);
     if (c.lease) {
-        kube_lease_stop(c.lease);
+        kube_lease_stop(c.lease); /* releases the Lease: a standby takes over at once */
         kube_lease_free(c.lease);
     }
     kube_informer_free(c.mts);
     kube_informer_free(c.pods);
+    kube_informer_free(c.nodes);
+    kube_informer_free(c.tps);
+    httpd_free(c.http);
     kube_recorder_free(c.events);
     kube_workqueue_free(c.queue);
     kube_client_free(c.client);
     kube_config_release(&cfg);
+    {
+        size_t pos = 0;
+        const char *k;
+        void *v;
+        while (lmap_next(&c.tracks, &pos, &k, &v))
+            track_free(v);
+    }
+    lmap_release(&c.tracks);
+    lmap_release(&c.queued_ns);
+    if (c.cl_ready)
+        cluster_release(&c.cl);
+    pthread_mutex_destroy(&c.mu);
+    log_info("stopped");
     return ret;
 }

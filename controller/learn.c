@@ -1,0 +1,279 @@
+/* TaskProfile status: folding completed runs in, rebuilding the lifetime profile from them,
+ * and predicting a new run's curve (see learn.h). */
+#include "learn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static enum fs_err say(char *err, size_t errlen, enum fs_err rc, const char *msg)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s", msg);
+    return rc;
+}
+
+static int64_t clamp_value(double v)
+{
+    if (!isfinite(v) || v <= 0)
+        return 0;
+    if (v >= 9.2e18)
+        return INT64_MAX;
+    return (int64_t)llround(v);
+}
+
+static json_t *int_array(const int64_t *v, uint32_t n)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_integer(v[i] > 0 ? v[i] : 0))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+static double num(const json_t *o, const char *k, double dflt)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+static double decay_of(int half_life)
+{
+    return pow(0.5, 1.0 / (half_life > 0 ? half_life : 20));
+}
+
+static void profile_opts_for(struct profile_opts *o, uint32_t step_s, uint32_t max_steps, int half_life)
+{
+    o->bin_s = step_s ? step_s : 30;
+    o->nbins = max_steps < 1 ? 1 : max_steps > PROFILE_MAX_BINS ? PROFILE_MAX_BINS : (int)max_steps;
+    o->shape_bins = LEARN_SHAPE_BINS;
+    o->decay = decay_of(half_life);
+    o->keep_runs = LEARN_MAX_RUNS;
+}
+
+/* one element of profile.recent -> a profile run; t/value arrays are allocated into bufs */
+static enum fs_err run_from_json(const json_t *j, double **t, double *v[PROFILE_NRES], struct profile_run *run)
+{
+    const json_t *cpu = json_object_get(j, "cpu"), *mem = json_object_get(j, "memory");
+    double step = num(j, "stepSeconds", 0), dur = num(j, "durationSeconds", 0), size = num(j, "size", 1);
+    size_t n = json_array_size(cpu);
+    if (!json_is_array(cpu) || !json_is_array(mem) || json_array_size(mem) != n || n == 0 || n > CURVE_MAX_STEPS ||
+        !(step > 0) || !(dur > 0) || !isfinite(size) || !isfinite(dur))
+        return FS_EPARSE;
+    *t = malloc(n * sizeof(double));
+    for (int r = 0; r < PROFILE_NRES; r++)
+        v[r] = malloc(n * sizeof(double));
+    if (!*t || !v[0] || !v[1] || !v[2])
+        return FS_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *a = json_array_get(cpu, i), *b = json_array_get(mem, i);
+        (*t)[i] = ((double)i + 0.5) * step;
+        v[PROFILE_CPU][i] = json_is_number(a) ? json_number_value(a) : NAN;
+        v[PROFILE_MEM][i] = json_is_number(b) ? json_number_value(b) : NAN;
+        v[PROFILE_NET][i] = NAN;
+    }
+    memset(run, 0, sizeof(*run));
+    run->t_s = *t;
+    run->value[PROFILE_CPU] = v[PROFILE_CPU];
+    run->value[PROFILE_MEM] = v[PROFILE_MEM];
+    run->value[PROFILE_NET] = NULL;
+    run->n = n;
+    run->duration_s = dur;
+    run->size = size;
+    return FS_OK;
+}
+
+enum fs_err learn_load(const json_t *status, int half_life, uint32_t max_steps, struct profile *p, long *runs,
+                       char *err, size_t errlen)
+{
+    const json_t *prof = json_object_get(status, "profile");
+    const json_t *recent = json_object_get(prof, "recent");
+    struct profile_opts o;
+    *runs = (long)num(status, "runs", 0);
+    profile_opts_for(&o, (uint32_t)num(prof, "stepSeconds", 30), max_steps, half_life);
+    enum fs_err rc = profile_init(p, &o);
+    if (rc != FS_OK)
+        return say(err, errlen, rc, "cannot set up the lifetime profile");
+    if (!json_is_array(recent) || json_array_size(recent) == 0)
+        return say(err, errlen, FS_EDATA, "no completed run learnt yet");
+    size_t i;
+    const json_t *j;
+    json_array_foreach(recent, i, j) {
+        double *t = NULL, *v[PROFILE_NRES] = {NULL, NULL, NULL};
+        struct profile_run run;
+        rc = run_from_json(j, &t, v, &run);
+        if (rc == FS_OK)
+            rc = profile_add_run(p, &run);
+        free(t);
+        for (int r = 0; r < PROFILE_NRES; r++)
+            free(v[r]);
+        if (rc != FS_OK) {
+            if (err && errlen)
+                snprintf(err, errlen, "status.profile.recent[%zu]: %s", i,
+                         rc == FS_ENOMEM ? "out of memory" : "not a run (cpu, memory, stepSeconds, durationSeconds)");
+            return rc == FS_ENOMEM ? rc : FS_EPARSE;
+        }
+    }
+    return FS_OK;
+}
+
+static json_t *regression_json(const struct rls *r)
+{
+    return json_pack("{s:f, s:f}", "intercept", isfinite(r->theta[0]) ? r->theta[0] : 0.0, "perUnit",
+                     isfinite(r->theta[1]) ? r->theta[1] : 0.0);
+}
+
+enum fs_err learn_fold(const json_t *old_status, const struct learn_run *run, int64_t now_s, int half_life,
+                       uint32_t profile_step_s, uint32_t max_steps, json_t **out, char *err, size_t errlen)
+{
+    enum fs_err rc = FS_ENOMEM;
+    json_t *st = NULL, *rec = NULL;
+    struct profile p;
+    int have_p = 0;
+    *out = NULL;
+    if (!run->uid || !run->n || !run->step_s || !run->v[CURVE_CPU] || !run->v[CURVE_MEM] || !(run->duration_s > 0) ||
+        !isfinite(run->size))
+        return say(err, errlen, FS_EINVAL, "a run needs a uid, observed steps and a positive duration");
+    const json_t *old_recent = json_object_get(json_object_get(old_status, "profile"), "recent");
+    size_t i;
+    const json_t *j;
+    json_array_foreach(old_recent, i, j) {
+        const char *u = json_string_value(json_object_get(j, "uid"));
+        if (u && strcmp(u, run->uid) == 0)
+            return FS_OK; /* folded in already */
+    }
+    st = json_is_object(old_status) ? json_deep_copy(old_status) : json_object();
+    if (!st)
+        goto out;
+    json_t *prof = json_object_get(st, "profile");
+    if (!json_is_object(prof)) {
+        if (!(prof = json_object()) || json_object_set_new(st, "profile", prof))
+            goto out;
+    }
+    if (!json_object_get(prof, "stepSeconds") &&
+        json_object_set_new(prof, "stepSeconds", json_integer(profile_step_s ? profile_step_s : run->step_s)))
+        goto out;
+    json_t *recent = json_object_get(prof, "recent");
+    if (!json_is_array(recent)) {
+        if (!(recent = json_array()) || json_object_set_new(prof, "recent", recent))
+            goto out;
+    }
+    rec = json_pack("{s:s, s:f, s:f, s:I}", "uid", run->uid, "size", run->size, "durationSeconds", run->duration_s,
+                    "stepSeconds", (json_int_t)run->step_s);
+    if (!rec || json_object_set_new(rec, "cpu", int_array(run->v[CURVE_CPU], run->n)) ||
+        json_object_set_new(rec, "memory", int_array(run->v[CURVE_MEM], run->n)))
+        goto out; /* set_new steals (and frees) its value even when it fails */
+    if (json_array_append_new(recent, rec)) {
+        rec = NULL;
+        goto out;
+    }
+    rec = NULL;
+    while (json_array_size(recent) > LEARN_MAX_RUNS)
+        json_array_remove(recent, 0);
+
+    long runs = (long)num(old_status, "runs", 0) + 1;
+    char ts[40];
+    rfc3339_format(now_s, ts, sizeof(ts));
+    if (json_object_set_new(st, "runs", json_integer(runs)) || json_object_set_new(st, "lastLearnt", json_string(ts)))
+        goto out;
+    if (run->has_error && isfinite(run->mape)) {
+        /* recent-weighted mean: the old mean fades like the profile's runs do */
+        double d = decay_of(half_life);
+        double w = num(old_status, "errorWeight", 0);
+        double mape = num(old_status, "mape", 0);
+        double nw = w * d + 1;
+        mape = (mape * w * d + run->mape) / nw;
+        char acc[32];
+        double a = 100 - mape;
+        snprintf(acc, sizeof(acc), "%.1f%%", a < 0 ? 0.0 : a);
+        if (json_object_set_new(st, "mape", json_real(round(mape * 100) / 100)) ||
+            json_object_set_new(st, "errorWeight", json_real(nw)) ||
+            json_object_set_new(st, "accuracy", json_string(acc)))
+            goto out;
+        if (run->mase >= 0 && isfinite(run->mase)) {
+            double mase = num(old_status, "mase", run->mase);
+            mase = (mase * w * d + run->mase) / nw;
+            if (json_object_set_new(st, "mase", json_real(round(mase * 1000) / 1000)))
+                goto out;
+        }
+    }
+    /* the regressions, from the profile rebuilt with this run */
+    long dummy;
+    char e2[160];
+    rc = learn_load(st, half_life, max_steps, &p, &dummy, e2, sizeof(e2));
+    have_p = 1;
+    if (rc != FS_OK) {
+        say(err, errlen, rc, e2);
+        goto out;
+    }
+    rc = FS_ENOMEM;
+    json_t *reg = json_pack("{s:o, s:o, s:o}", "duration", regression_json(&p.duration), "cpuPeak",
+                            regression_json(&p.peak[PROFILE_CPU]), "memoryPeak", regression_json(&p.peak[PROFILE_MEM]));
+    if (!reg || json_object_set_new(st, "regression", reg))
+        goto out;
+    *out = st;
+    st = NULL;
+    rc = FS_OK;
+out:
+    if (rc == FS_ENOMEM)
+        say(err, errlen, rc, "out of memory");
+    if (have_p)
+        profile_release(&p);
+    json_decref(rec);
+    json_decref(st);
+    return rc;
+}
+
+enum fs_err learn_predict(const struct profile *p, double size, int64_t start_s, uint32_t step_s,
+                          struct curve *c, char *err, size_t errlen)
+{
+    double t1, m1, dur = 0;
+    curve_release(c);
+    if (step_s == 0 || step_s > CURVE_MAX_STEP_S)
+        return say(err, errlen, FS_EINVAL, "curve step must be from 1 s to 1 day");
+    enum fs_err rc = profile_predict(p, PROFILE_CPU, size, 0.1, 0.9, 1, &t1, &m1, NULL, NULL, &dur);
+    if (rc != FS_OK)
+        return say(err, errlen, rc, rc == FS_EDATA ? "nothing learnt yet" : "cannot predict from the profile");
+    if (!isfinite(dur) || dur <= 0)
+        dur = step_s;
+    double steps = ceil(dur / step_s);
+    if (steps > CURVE_MAX_STEPS)
+        return say(err, errlen, FS_ERANGE, "predicted duration is longer than the longest curve");
+    uint32_t n = steps < 1 ? 1 : (uint32_t)steps;
+    double *t = malloc(n * sizeof(double)), *mean = malloc(n * sizeof(double)), *hi = malloc(n * sizeof(double));
+    rc = FS_ENOMEM;
+    if (!t || !mean || !hi)
+        goto out;
+    snprintf(c->model, sizeof(c->model), "profile");
+    c->start_s = start_s;
+    c->step_s = step_s;
+    c->n_steps = n;
+    c->duration_s = (int64_t)ceil(dur);
+    for (int b = 0; b < 2; b++)
+        for (int r = 0; r < CURVE_NRES; r++)
+            if (!(c->v[b][r] = calloc(n, sizeof(int64_t))))
+                goto out;
+    for (int r = 0; r < CURVE_NET; r++) {
+        double d2;
+        if (profile_predict(p, r, size, 0.1, 0.9, (int)n, t, mean, NULL, hi, &d2) != FS_OK)
+            continue;
+        for (uint32_t i = 0; i < n; i++) {
+            int64_t m = clamp_value(mean[i]), h = clamp_value(hi[i]);
+            c->v[CURVE_P50][r][i] = m;
+            c->v[CURVE_P90][r][i] = h > m ? h : m;
+        }
+    }
+    rc = FS_OK;
+out:
+    if (rc != FS_OK) {
+        curve_release(c);
+        say(err, errlen, rc, "out of memory");
+    }
+    free(t);
+    free(mean);
+    free(hi);
+    return rc;
+}

@@ -1,0 +1,130 @@
+/* Unit tests for controller/learn: folding runs into a TaskProfile status (once per uid, the
+ * recent list bounded, error weighted towards recent runs), rebuilding the profile from it,
+ * and the predicted curve of a new run learnt from a few runs with a two-level cpu shape. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "../../controller/learn.c"
+
+#define T0 1800000000LL
+#define MI (1024LL * 1024)
+
+/* a run of 12 steps of 10 s: cpu 2000m for 6 steps then 500m; memory 300Mi */
+static json_t *fold_runs(int n_runs, int first_uid, json_t *st)
+{
+    int64_t cpu[12], mem[12];
+    for (int i = 0; i < 12; i++) {
+        cpu[i] = i < 6 ? 2000 : 500;
+        mem[i] = 300 * MI;
+    }
+    for (int k = 0; k < n_runs; k++) {
+        char uid[32];
+        snprintf(uid, sizeof(uid), "uid-%d", first_uid + k);
+        struct learn_run run = {uid, 40, 120, 10, 12, {cpu, mem, NULL}, 1, 10.0 * (k + 1), 0.5};
+        json_t *out = NULL;
+        char err[160];
+        assert_int_equal(learn_fold(st, &run, T0 + k, 20, 10, 720, &out, err, sizeof(err)), FS_OK);
+        assert_non_null(out);
+        json_decref(st);
+        st = out;
+    }
+    return st;
+}
+
+static void test_fold_counts_and_dedupes(void **state)
+{
+    (void)state;
+    json_t *st = fold_runs(3, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(st, "runs")), 3);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(st, "profile"), "recent")), 3);
+    /* errors 10, 20, 30 weighted towards the newest: between the plain mean and the last */
+    double mape = json_number_value(json_object_get(st, "mape"));
+    assert_true(mape > 20 && mape < 30);
+    assert_non_null(json_string_value(json_object_get(st, "accuracy")));
+    assert_non_null(json_object_get(json_object_get(st, "regression"), "duration"));
+    /* the same run again changes nothing */
+    int64_t cpu[1] = {1}, mem[1] = {1};
+    struct learn_run again = {"uid-1", 40, 120, 10, 1, {cpu, mem, NULL}, 0, 0, -1};
+    json_t *out = (json_t *)1;
+    assert_int_equal(learn_fold(st, &again, T0, 20, 10, 720, &out, NULL, 0), FS_OK);
+    assert_null(out);
+    json_decref(st);
+}
+
+static void test_recent_is_bounded(void **state)
+{
+    (void)state;
+    json_t *st = fold_runs(LEARN_MAX_RUNS + 5, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(st, "runs")), LEARN_MAX_RUNS + 5);
+    json_t *recent = json_object_get(json_object_get(st, "profile"), "recent");
+    assert_int_equal(json_array_size(recent), LEARN_MAX_RUNS);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(recent, 0), "uid")), "uid-5");
+    json_decref(st);
+}
+
+static void test_predict_learns_the_shape(void **state)
+{
+    (void)state;
+    json_t *st = fold_runs(5, 0, NULL);
+    struct profile p;
+    long runs = 0;
+    char err[160];
+    assert_int_equal(learn_load(st, 20, 720, &p, &runs, err, sizeof(err)), FS_OK);
+    assert_int_equal(runs, 5);
+    struct curve c;
+    curve_init(&c);
+    assert_int_equal(learn_predict(&p, 40, T0, 10, &c, err, sizeof(err)), FS_OK);
+    assert_string_equal(c.model, "profile");
+    assert_true(c.duration_s >= 115 && c.duration_s <= 125);
+    assert_true(c.n_steps >= 12 && c.n_steps <= 13);
+    /* the scripted run, step by step: within 20 % MAPE (it is learnt, not copied) */
+    double ape = 0;
+    for (uint32_t i = 0; i < 12; i++) {
+        double want = i < 6 ? 2000 : 500;
+        ape += fabs((double)c.v[CURVE_P50][CURVE_CPU][i] - want) / want;
+        assert_true(c.v[CURVE_P90][CURVE_CPU][i] >= c.v[CURVE_P50][CURVE_CPU][i]);
+        assert_true(llabs(c.v[CURVE_P50][CURVE_MEM][i] - 300 * MI) < 15 * MI);
+    }
+    assert_true(100 * ape / 12 < 20);
+    curve_release(&c);
+    profile_release(&p);
+    json_decref(st);
+}
+
+static void test_load_errors(void **state)
+{
+    (void)state;
+    struct profile p;
+    long runs;
+    char err[160] = "";
+    assert_int_equal(learn_load(NULL, 20, 720, &p, &runs, err, sizeof(err)), FS_EDATA);
+    profile_release(&p);
+    json_t *bad = json_pack("{s:i, s:{s:[{s:[i], s:[]}]}}", "runs", 1, "profile", "recent", "cpu", 1, "memory");
+    assert_int_equal(learn_load(bad, 20, 720, &p, &runs, err, sizeof(err)), FS_EPARSE);
+    assert_non_null(strstr(err, "status.profile.recent[0]"));
+    profile_release(&p);
+    json_decref(bad);
+    /* a run without observations is refused, not folded */
+    struct learn_run empty = {"u", 1, 10, 10, 0, {NULL, NULL, NULL}, 0, 0, -1};
+    json_t *out = NULL;
+    assert_int_equal(learn_fold(NULL, &empty, T0, 20, 10, 720, &out, err, sizeof(err)), FS_EINVAL);
+    assert_null(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fold_counts_and_dedupes),
+        cmocka_unit_test(test_recent_is_bounded),
+        cmocka_unit_test(test_predict_learns_the_shape),
+        cmocka_unit_test(test_load_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
