@@ -45,9 +45,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(LIBA): $(LIB_OBJ)
+# The archive is rebuilt when LIB_DIRS changes, not only when an object does.
+LIBDIRS_STAMP := $(BUILD)/libdirs.stamp
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(LIBDIRS_STAMP) 2>/dev/null)" = "$(LIB_DIRS)" ] || echo "$(LIB_DIRS)" > $(LIBDIRS_STAMP); })
+
+$(LIBA): $(LIB_OBJ) $(LIBDIRS_STAMP)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
 define program_rule
 $(BUILD)/bin/$(call prog_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(call prog_dir,$(1))/*.c)) $(LIBA)

@@ -189,14 +189,18 @@ start_foresight_scheduler() {
     return 0
   fi
   stop_pid "$pidf"
+  if ss -ltn "sport = :$SCHED_PORT" | grep -q LISTEN; then
+    die "port $SCHED_PORT is taken by another process ($(ss -ltnp "sport = :$SCHED_PORT" | grep -o 'users:.*')): set SCHED_PORT"
+  fi
   kubectl config view --raw --minify --flatten > "$STATE/scheduler.kubeconfig"
   scheduler_config
-  setsid "$BIN/kube-scheduler" --config "$STATE/foresight-scheduler.yaml" \
+  (exec "$BIN/kube-scheduler" --config "$STATE/foresight-scheduler.yaml" \
     --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" -v="${SCHED_VERBOSITY:-2}" \
-    > "$STATE/logs/foresight-scheduler.log" 2>&1 < /dev/null &
+    > "$STATE/logs/foresight-scheduler.log" 2>&1 < /dev/null) &
   echo $! > "$pidf"
   wait_for 60 "the foresight scheduler to be healthy" \
     curl -ksf "https://127.0.0.1:$SCHED_PORT/healthz"
+  pid_alive "$pidf" || die "the foresight scheduler exited (log: $STATE/logs/foresight-scheduler.log)"
 }
 
 stop_pid() {
@@ -242,15 +246,15 @@ cmd_up() {
 }
 
 cmd_down() {
-  stop_pid "$STATE/pids/foresight-scheduler.pid"
+  # Every process is stopped by its pid file first (kwokctl's own and ours, including a
+  # component restarted by restart-apiserver), then kwokctl removes its data.
+  local f
+  for f in "$STATE"/pids/*.pid "$(cluster_dir)"/pids/*.pid; do
+    [ -f "$f" ] && stop_pid "$f"
+  done
   if [ -d "$(cluster_dir)" ]; then
     "$BIN/kwokctl" delete cluster --name "$NAME" >/dev/null 2>&1 || true
   fi
-  # Whatever kwokctl did not stop (a restarted apiserver, say) is stopped by its pid file.
-  local f
-  for f in "$(cluster_dir)"/pids/*.pid "$STATE"/pids/*.pid; do
-    [ -f "$f" ] && stop_pid "$f"
-  done
   rm -rf "$(cluster_dir)" "$STATE" "$KUBECONFIG"
   log "down"
 }
@@ -278,14 +282,35 @@ cmd_status() {
 cmd_restart_apiserver() {
   local pidf; pidf=$(cluster_dir)/pids/kube-apiserver.pid
   pid_alive "$pidf" || die "kube-apiserver is not running"
+  # Every component's command line is kept first, so that one which exits while
+  # kube-apiserver is away is started again too.
+  local f c; declare -A cmdlines cwds
+  for f in "$(cluster_dir)"/pids/*.pid; do
+    pid_alive "$f" || continue
+    c=$(basename "$f" .pid)
+    cmdlines[$c]=$(tr '\0' '\n' < "/proc/$(cat "$f")/cmdline" | base64 -w0)
+    cwds[$c]=$(readlink "/proc/$(cat "$f")/cwd")
+  done
   local pid; pid=$(cat "$pidf")
-  local -a args; mapfile -d '' args < "/proc/$pid/cmdline"
-  local cwd; cwd=$(readlink "/proc/$pid/cwd")
   kill -9 "$pid"
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  (cd "$cwd" && setsid "${args[@]}" >> "$(cluster_dir)/logs/kube-apiserver.log" 2>&1 < /dev/null & echo $! > "$pidf")
+  relaunch kube-apiserver "${cmdlines[kube-apiserver]}" "${cwds[kube-apiserver]}"
   wait_for 120 "kube-apiserver to be ready again" apiserver_healthy
   log "kube-apiserver restarted (pid $(cat "$pidf"))"
+  sleep 1
+  for c in "${!cmdlines[@]}"; do
+    pid_alive "$(cluster_dir)/pids/$c.pid" && continue
+    relaunch "$c" "${cmdlines[$c]}" "${cwds[$c]}"
+    log "$c had exited; started again (pid $(cat "$(cluster_dir)/pids/$c.pid"))"
+  done
+}
+
+# relaunch COMPONENT BASE64_ARGV CWD: starts a kwokctl component again as it was started.
+relaunch() {
+  local -a args; mapfile -t args < <(echo "$2" | base64 -d)
+  # exec in a subshell, so that $! is the component's own pid (setsid may fork).
+  (cd "$3" && exec "${args[@]}" >> "$(cluster_dir)/logs/$1.log" 2>&1 < /dev/null) &
+  echo $! > "$(cluster_dir)/pids/$1.pid"
 }
 
 cmd=${1:-}; [ $# -gt 0 ] && shift
