@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <libwebsockets.h>
+#include <openssl/x509.h>
 
 #include "common/log.h"
 
@@ -123,9 +124,28 @@ static void answer(struct server *s, struct lws *wsi, struct job *j)
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
+    if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION) {
+        /* lws accepts the peer whenever this callback returns 0, whatever OpenSSL decided
+         * (len is OpenSSL's preverify_ok): pass OpenSSL's verdict on, or any certificate
+         * would do. user is the X509_STORE_CTX here, not our per-session data. */
+        if (!len) {
+            char subject[256] = "?";
+            X509 *cert = X509_STORE_CTX_get_current_cert((X509_STORE_CTX *)user);
+            if (cert)
+                X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+            log_warn("client certificate refused: %s (%s)", subject,
+                     X509_verify_cert_error_string(X509_STORE_CTX_get_error((X509_STORE_CTX *)user)));
+        }
+        return len ? 0 : 1;
+    }
     struct lws_context *ctx = lws_get_context(wsi);
     struct server *s = ctx ? lws_context_user(ctx) : NULL;
-    struct pss *pss = user;
+    /* user is our per-session data only for the HTTP reasons below */
+    struct pss *pss = reason == LWS_CALLBACK_HTTP || reason == LWS_CALLBACK_HTTP_BODY ||
+                              reason == LWS_CALLBACK_HTTP_BODY_COMPLETION || reason == LWS_CALLBACK_HTTP_WRITEABLE ||
+                              reason == LWS_CALLBACK_CLOSED_HTTP
+                          ? user
+                          : NULL;
     struct job *j = pss ? pss->job : NULL;
 
     switch (reason) {

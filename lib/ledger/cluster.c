@@ -158,6 +158,8 @@ void cluster_release(struct cluster *c)
         curve_free(v);
     lmap_release(&c->pods);
     lmap_release(&c->microtasks);
+    free(c->names_memo.names);
+    free(c->names_memo.nodes);
     ledger_free(c->ledger);
     pthread_mutex_destroy(&c->mu);
     memset(c, 0, sizeof(*c));

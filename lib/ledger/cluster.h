@@ -54,6 +54,15 @@ struct cluster {
     struct lmap pods;       /* uid -> struct cluster_pod */
     struct lmap microtasks; /* "ns/name" -> struct curve (NULL when no valid prediction) */
     unsigned long prediction_errors;
+    /* extproto's memo of the last request's node names resolved to ledger nodes: the
+     * scheduler sends the same 5,000 names again and again, and 5,000 hash look-ups cost
+     * more than the answer. Valid while ledger->topology is unchanged. */
+    struct {
+        char *names; /* the names, NUL-separated, as in the request */
+        size_t len, n;
+        uint64_t topology;
+        struct ledger_node **nodes;
+    } names_memo;
 };
 
 enum fs_err cluster_init(struct cluster *c, const struct ledger_config *cfg, int64_t now);

@@ -187,6 +187,7 @@ enum fs_err ledger_node_set(struct ledger *l, const char *name, const int64_t al
         goto out;
     n->index = l->n_nodes;
     l->nodes[l->n_nodes++] = n;
+    l->topology++;
     n = NULL; /* the ledger owns it now */
     l->generation++;
     rc = FS_OK;
@@ -250,6 +251,7 @@ enum fs_err ledger_node_remove(struct ledger *l, const char *name)
     l->nodes[n->index] = l->nodes[--l->n_nodes];
     l->nodes[n->index]->index = n->index;
     node_free(n);
+    l->topology++;
     l->generation++;
     return FS_OK;
 }

@@ -87,6 +87,7 @@ struct ledger {
     struct ledger_config cfg;
     int64_t base;    /* absolute step held at the ring's logical start */
     uint64_t generation; /* bumped on every change, for caches of decisions */
+    uint64_t topology;   /* bumped when a node is added or removed (node pointers change) */
     struct ledger_node **nodes;
     size_t n_nodes, cap_nodes;
     struct lmap by_name; /* node name -> struct ledger_node */

@@ -442,6 +442,13 @@ static void test_fast_and_general_parsers_agree(void **state)
         snprintf(bad, sizeof(bad), "{\"Pod\":%s,\"NodeNames\":[\"\"]}", pod);
         expect_400(c, bad, strlen(bad), "node 0 has no name", verb);
     }
+    /* the same names again after node zz appears: the remembered look-ups are not reused */
+    node(c, "zz", "4", "8Gi");
+    struct ext_reply r;
+    ext_filter(c, bodies[0], strlen(bodies[0]), T0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"NodeNames\":[\"n1\",\"zz\"]"));
+    ext_reply_release(&r);
     cluster_release(c);
 }
 
