@@ -118,3 +118,8 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 -include $(E2E_SRC:%.c=$(BUILD)/%.d)
+
+# --- controller (issue 5) ---------------------------------------------------------------------
+# The program objects' header dependencies (-MMD writes them; nothing else includes them), so a
+# changed lib/ header rebuilds controller/*.o instead of linking stale struct layouts.
+-include $(wildcard $(BUILD)/controller/*.d)

@@ -321,7 +321,12 @@ static enum fs_err patch_status(struct ctl *c, const json_t *obj, const char *ns
     if (json_object_size(diff) == 0)
         goto out;
     json_object_set_new(diff, "observedGeneration", json_integer(generation));
-    json_t *patch = json_pack("{s:O}", "status", diff);
+    /* written against the version it was computed from: a status another writer changed
+     * meanwhile (the sampler, an earlier pass the cache had not caught up with) is a conflict,
+     * retried with backoff once the cache has the newer object, never silently overwritten */
+    const char *rv = meta(obj, "resourceVersion");
+    json_t *patch = rv ? json_pack("{s:{s:s}, s:O}", "metadata", "resourceVersion", rv, "status", diff)
+                       : json_pack("{s:O}", "status", diff);
     struct kube_ref ref = MT_REF;
     struct kube_status st;
     ref.namespace = ns;
@@ -330,6 +335,8 @@ static enum fs_err patch_status(struct ctl *c, const json_t *obj, const char *ns
     rc = kube_patch(c->client, &ref, KUBE_PATCH_MERGE, patch, NULL, NULL, &st);
     if (rc == FS_ENOTFOUND) {
         rc = FS_OK; /* deleted meanwhile */
+    } else if (rc == FS_ECONFLICT) {
+        log_debug("status of %s/%s changed meanwhile: retrying", ns, name);
     } else if (rc != FS_OK) {
         char buf[600];
         log_warn("cannot write status of %s/%s: %s", ns, name, kube_status_str(&st, buf, sizeof(buf)));
@@ -412,6 +419,10 @@ static enum fs_err predict_leaf(struct ctl *c, const struct microtask *mt, int64
         } else if (rc == FS_EPARSE) {
             log_warn("cannot read TaskProfile %s/%s: %s", mt->ns, mt->task_type, err);
         }
+        if (rc != FS_OK && rc != FS_EDATA)
+            log_warn("cannot predict %s/%s from TaskProfile %s (%ld runs): %s", mt->ns, mt->name, mt->task_type, runs, err);
+        else
+            log_debug("TaskProfile %s/%s: %ld runs learnt, %ld needed", mt->ns, mt->task_type, runs, c->o.learn_min_runs);
         profile_release(&p);
         json_decref(tp);
         if (rc == FS_OK && runs >= c->o.learn_min_runs)
@@ -672,6 +683,23 @@ static enum fs_err reconcile_leaf_pod(struct ctl *c, const json_t *obj, const st
     const char *node = jstr(json_object_get(pod, "spec"), "nodeName");
     const char *was = jstr(old, "phase");
     json_object_set_new(status, "phase", json_string(mt_phase_name(ph)));
+    if (!json_object_get(old, "prediction") && ph != MT_PHASE_SUCCEEDED && ph != MT_PHASE_FAILED) {
+        /* the write after admission was lost (a conflict, a restart): predict from when the
+         * pod was created, so the extender, the feedback and the printer columns have it */
+        struct curve cv;
+        const char *reason = "";
+        char msg[300];
+        int64_t created = 0;
+        const char *ct = meta(pod, "creationTimestamp");
+        if (!ct || rfc3339_parse(ct, &created) != FS_OK)
+            created = time(NULL);
+        curve_init(&cv);
+        int okp = predict_leaf(c, mt, created, &cv, &reason, msg, sizeof(msg)) == FS_OK;
+        if (okp)
+            set_prediction(status, &cv);
+        json_array_append_new(conds, condition(old, "Predicted", okp ? "True" : "False", reason, msg, mt->generation));
+        curve_release(&cv);
+    }
     if (node && node[0]) {
         json_t *res = json_deep_copy(json_object_get(old, "reservation"));
         if (!json_is_object(res))
