@@ -58,6 +58,7 @@ struct kube_informer {
     int synced;
     int running;
     volatile int stop;
+    int no_watchlist;               /* the server refused a streaming list: page instead */
     int need_relist;                /* an event could not be applied: the cache is suspect */
     pthread_t thread;
 
@@ -108,6 +109,7 @@ enum fs_err kube_informer_new(struct kube_informer **out, struct kube_client *c,
     inf->watch_timeout_s = o->watch_timeout_s;
     inf->transform = o->transform;
     inf->keep_trees = o->keep_trees;
+    inf->no_watchlist = !o->streaming_list;
     *out = inf;
     return FS_OK;
 }
@@ -156,7 +158,17 @@ static int value_same(const struct kube_informer *inf, void *a, void *b)
         return ra && rb && strcmp(ra, rb) == 0;
     }
     struct packed *pa = a, *pb = b;
-    return pa->len == pb->len && memcmp(pa->text, pb->text, pa->len) == 0;
+    if (pa->len == pb->len && memcmp(pa->text, pb->text, pa->len) == 0)
+        return 1;
+    /* the same version may be written differently (a list item and a watch object order
+     * their fields differently): the resourceVersion decides */
+    json_t *ta = value_tree(inf, a), *tb = value_tree(inf, b);
+    const char *ra = kube_json_str(ta, "metadata.resourceVersion");
+    const char *rb = kube_json_str(tb, "metadata.resourceVersion");
+    int same = ra && rb && strcmp(ra, rb) == 0;
+    json_decref(ta);
+    json_decref(tb);
+    return same;
 }
 
 static void index_clear(struct index *ix)
@@ -341,84 +353,17 @@ static void stat_add(struct kube_informer *inf, unsigned long *field)
 
 /* ---- list ---- */
 
-/* Lists everything into a new map and new indexes, then swaps them in and delivers the
- * differences. Only one page of parsed objects is alive at a time. */
-static enum fs_err relist(struct kube_informer *inf)
+/* Replaces the cache and indexes by fresh ones (taking their contents, leaving them empty)
+ * at resourceVersion rv, then delivers the differences to the handlers. */
+static void swap_and_deliver(struct kube_informer *inf, struct strmap *freshp,
+                             struct strmap *fresh_ix, const char *rv)
 {
-    struct strmap fresh;
-    struct strmap fresh_ix[MAX_INDEXES];
-    enum fs_err rc = FS_OK;
-    char *cont = NULL;
-    char rv[64] = "";
-    struct kube_status st;
-    char key[KEY_MAX];
-    strmap_init(&fresh);
-    for (size_t k = 0; k < inf->nindexes; k++)
-        strmap_init(&fresh_ix[k]);
-    stat_add(inf, &inf->stats.lists);
-    for (;;) {
-        struct kube_list_opts lo = {.label_selector = inf->label_selector,
-                                    .field_selector = inf->field_selector,
-                                    .limit = inf->page_limit,
-                                    .continue_token = cont};
-        json_t *page = NULL;
-        rc = kube_list(inf->c, &inf->ref, &lo, &page, &st);
-        free(cont);
-        cont = NULL;
-        if (rc != FS_OK) {
-            char msg[700];
-            log_warn("cannot list %s: %s", inf->resource, kube_status_str(&st, msg, sizeof(msg)));
-            goto out;
-        }
-        json_t *items = json_object_get(page, "items");
-        size_t i;
-        json_t *item;
-        json_array_foreach(items, i, item) {
-            if (kube_object_key(item, key, sizeof(key)) != FS_OK)
-                continue;
-            json_t *obj = json_incref(item);
-            if (inf->transform && !(obj = inf->transform(obj))) {
-                rc = FS_ENOMEM;
-                break;
-            }
-            void *v = value_new(inf, obj);
-            void *prev = NULL;
-            if (!v || strmap_put(&fresh, key, v, &prev) != FS_OK) {
-                if (v)
-                    value_free(inf, v);
-                json_decref(obj);
-                rc = FS_ENOMEM;
-                break;
-            }
-            if (prev)
-                value_free(inf, prev); /* a name listed twice: the later page wins */
-            for (size_t k = 0; k < inf->nindexes && rc == FS_OK; k++) {
-                struct index tmp = {.fn = inf->indexes[k].fn, .keys = fresh_ix[k]};
-                rc = index_add(&tmp, key, obj, v);
-                fresh_ix[k] = tmp.keys;
-            }
-            json_decref(obj);
-            if (rc != FS_OK)
-                break;
-        }
-        const char *prv = kube_json_str(page, "metadata.resourceVersion");
-        snprintf(rv, sizeof(rv), "%s", prv ? prv : "");
-        const char *next = kube_json_str(page, "metadata.continue");
-        if (rc == FS_OK && next && *next && !(cont = strdup(next)))
-            rc = FS_ENOMEM;
-        json_decref(page);
-        if (rc != FS_OK || !cont)
-            break;
-    }
-    if (rc != FS_OK)
-        goto out;
-
     /* swap in; the old map's values stay alive until the differences are delivered */
     struct strmap old;
     pthread_rwlock_wrlock(&inf->lock);
     old = inf->cache;
-    inf->cache = fresh;
-    strmap_init(&fresh);
+    inf->cache = *freshp;
+    strmap_init(freshp);
     for (size_t k = 0; k < inf->nindexes; k++) {
         index_clear(&inf->indexes[k]);
         inf->indexes[k].keys = fresh_ix[k];
@@ -456,8 +401,205 @@ static enum fs_err relist(struct kube_informer *inf)
         }
     }
     cache_clear(inf, &old);
+}
+
+/* Adds obj (a reference it takes) under key to a map and indexes being built. */
+static enum fs_err fresh_add(struct kube_informer *inf, struct strmap *fresh,
+                             struct strmap *fresh_ix, const char *key, json_t *obj)
+{
+    enum fs_err rc = FS_OK;
+    if (inf->transform && !(obj = inf->transform(obj)))
+        return FS_ENOMEM;
+    void *v = value_new(inf, obj);
+    void *prev = NULL;
+    if (!v || strmap_put(fresh, key, v, &prev) != FS_OK) {
+        if (v)
+            value_free(inf, v);
+        json_decref(obj);
+        return FS_ENOMEM;
+    }
+    if (prev) {
+        /* a name seen twice: the later one wins; drop the earlier one from the indexes */
+        json_t *pt = value_tree(inf, prev);
+        for (size_t k = 0; k < inf->nindexes && pt; k++) {
+            struct index tmp = {.fn = inf->indexes[k].fn, .keys = fresh_ix[k]};
+            index_remove(&tmp, key, pt);
+            fresh_ix[k] = tmp.keys;
+        }
+        json_decref(pt);
+        value_free(inf, prev);
+    }
+    for (size_t k = 0; k < inf->nindexes && rc == FS_OK; k++) {
+        struct index tmp = {.fn = inf->indexes[k].fn, .keys = fresh_ix[k]};
+        rc = index_add(&tmp, key, obj, v);
+        fresh_ix[k] = tmp.keys;
+    }
+    json_decref(obj);
+    return rc;
+}
+
+struct rawbody {
+    char *buf;
+    size_t len, cap;
+};
+
+#define LIST_BODY_MAX (2048u * 1024u * 1024u) /* bytes in one list response */
+
+static int collect_body(void *arg, const char *data, size_t len)
+{
+    struct rawbody *b = arg;
+    if (b->len + len + 1 > b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 1u << 20;
+        while (ncap < b->len + len + 1)
+            ncap *= 2;
+        if (ncap > LIST_BODY_MAX)
+            return 1;
+        char *nb = realloc(b->buf, ncap);
+        if (!nb)
+            return 1;
+        b->buf = nb;
+        b->cap = ncap;
+    }
+    memcpy(b->buf + b->len, data, len);
+    b->len += len;
+    b->buf[b->len] = '\0';
+    return 0;
+}
+
+/* Parses a list response item by item, so a 50,000-object list never exists as one tree:
+ * the head (kind, apiVersion, metadata) is parsed on its own, then each item. */
+static enum fs_err parse_list(struct kube_informer *inf, const char *body, size_t len,
+                              struct strmap *fresh, struct strmap *fresh_ix, char *rv,
+                              size_t rv_len, char **cont)
+{
+    char key[KEY_MAX];
+    const char *items = memmem(body, len, "\"items\":[", 9);
+    json_error_t jerr;
+    json_t *head;
+    if (items) {
+        /* the apiserver writes kind, apiVersion, metadata, then items */
+        size_t hl = (size_t)(items - body);
+        char *h = malloc(hl + 2);
+        if (!h)
+            return FS_ENOMEM;
+        memcpy(h, body, hl);
+        if (hl > 0 && h[hl - 1] == ',')
+            hl--;
+        h[hl] = '}';
+        h[hl + 1] = '\0';
+        head = json_loadb(h, hl + 1, 0, &jerr);
+        free(h);
+    } else {
+        head = json_loadb(body, len, 0, &jerr); /* "items": null or absent */
+    }
+    if (!head)
+        return FS_EPARSE;
+    const char *prv = kube_json_str(head, "metadata.resourceVersion");
+    const char *next = kube_json_str(head, "metadata.continue");
+    snprintf(rv, rv_len, "%s", prv ? prv : "");
+    *cont = next && *next ? strdup(next) : NULL;
+    int nomem = next && *next && !*cont;
+    /* list items carry no kind/apiVersion, watch objects do: give items the same, so an
+     * object reads the same whichever way it arrived (and relists compare equal) */
+    char kind[128] = "", api_version[128] = "";
+    const char *lk = kube_json_str(head, "kind");
+    const char *la = kube_json_str(head, "apiVersion");
+    if (lk && strlen(lk) > 4 && strlen(lk) < sizeof(kind) && !strcmp(lk + strlen(lk) - 4, "List"))
+        snprintf(kind, sizeof(kind), "%.*s", (int)(strlen(lk) - 4), lk);
+    if (la)
+        snprintf(api_version, sizeof(api_version), "%s", la);
+    json_decref(head);
+    if (nomem)
+        return FS_ENOMEM;
+    if (!items)
+        return FS_OK;
+    size_t pos = (size_t)(items - body) + 9;
+    for (;;) {
+        while (pos < len && (body[pos] == ' ' || body[pos] == '\n' || body[pos] == ',' ||
+                             body[pos] == '\r' || body[pos] == '\t'))
+            pos++;
+        if (pos >= len)
+            return FS_EPARSE;
+        if (body[pos] == ']')
+            return FS_OK;
+        json_t *item = json_loadb(body + pos, len - pos, JSON_DISABLE_EOF_CHECK, &jerr);
+        if (!item || jerr.position <= 0)
+            return FS_EPARSE;
+        pos += (size_t)jerr.position;
+        if (kube_object_key(item, key, sizeof(key)) != FS_OK) {
+            json_decref(item);
+            continue;
+        }
+        if ((kind[0] && !json_object_get(item, "kind") &&
+             json_object_set_new(item, "kind", json_string(kind)) != 0) ||
+            (api_version[0] && !json_object_get(item, "apiVersion") &&
+             json_object_set_new(item, "apiVersion", json_string(api_version)) != 0)) {
+            json_decref(item);
+            return FS_ENOMEM;
+        }
+        enum fs_err rc = fresh_add(inf, fresh, fresh_ix, key, item);
+        if (rc != FS_OK)
+            return rc;
+    }
+}
+
+/* Lists everything into a new map and new indexes, then swaps them in and delivers the
+ * differences. The very first list asks for resourceVersion=0 (served from the apiserver's
+ * watch cache, usually in one response, as client-go's reflector does); a relist asks for
+ * the most recent state, since the cache may lag behind what this informer already saw.
+ * Continue tokens are followed if the server pages anyway. */
+static enum fs_err relist(struct kube_informer *inf)
+{
+    struct strmap fresh;
+    struct strmap fresh_ix[MAX_INDEXES];
+    enum fs_err rc = FS_OK;
+    char *cont = NULL;
+    char rv[64] = "";
+    struct kube_status st;
+    struct rawbody b = {0};
+    strmap_init(&fresh);
+    for (size_t k = 0; k < inf->nindexes; k++)
+        strmap_init(&fresh_ix[k]);
+    stat_add(inf, &inf->stats.lists);
+    for (int page = 0;; page++) {
+        char path[8192], num[32];
+        rc = kube_ref_path(&inf->ref, path, sizeof(path));
+        snprintf(num, sizeof(num), "%ld", inf->page_limit);
+        if (rc == FS_OK && inf->label_selector && *inf->label_selector)
+            rc = kube_query_add(path, sizeof(path), "labelSelector", inf->label_selector);
+        if (rc == FS_OK && inf->field_selector && *inf->field_selector)
+            rc = kube_query_add(path, sizeof(path), "fieldSelector", inf->field_selector);
+        if (rc == FS_OK)
+            rc = kube_query_add(path, sizeof(path), "limit", num);
+        if (rc == FS_OK && cont)
+            rc = kube_query_add(path, sizeof(path), "continue", cont);
+        else if (rc == FS_OK && page == 0 && !inf->synced)
+            rc = kube_query_add(path, sizeof(path), "resourceVersion", "0");
+        free(cont);
+        cont = NULL;
+        if (rc != FS_OK)
+            goto out;
+        b.len = 0;
+        rc = kube_client_stream(inf->c, path, 600, &inf->stop, collect_body, &b, &st);
+        if (rc == FS_OK && inf->stop)
+            rc = FS_EIO;
+        if (rc != FS_OK) {
+            char msg[700];
+            log_warn("cannot list %s: %s", inf->resource, kube_status_str(&st, msg, sizeof(msg)));
+            goto out;
+        }
+        rc = parse_list(inf, b.buf ? b.buf : "", b.len, &fresh, fresh_ix, rv, sizeof(rv), &cont);
+        if (rc != FS_OK) {
+            log_warn("cannot parse the list of %s: %s", inf->resource, fs_strerror(rc));
+            goto out;
+        }
+        if (!cont)
+            break;
+    }
+    swap_and_deliver(inf, &fresh, fresh_ix, rv);
 out:
     free(cont);
+    free(b.buf);
     for (size_t k = 0; k < inf->nindexes; k++) {
         struct index tmp = {.keys = fresh_ix[k]};
         index_clear(&tmp);
@@ -557,20 +699,128 @@ static void set_synced(struct kube_informer *inf)
     pthread_mutex_unlock(&inf->sync_lock);
 }
 
+/* ---- streaming list (sendInitialEvents), as client-go's watch-list ---- */
+
+struct watchlist {
+    struct kube_informer *inf;
+    struct strmap fresh;
+    struct strmap fresh_ix[MAX_INDEXES];
+    int synced;          /* the initial events ended: the watch goes on as a plain watch */
+    enum fs_err err;
+};
+
+static int watchlist_event(void *arg, struct kube_event *ev)
+{
+    struct watchlist *w = arg;
+    struct kube_informer *inf = w->inf;
+    char key[KEY_MAX];
+    if (w->synced)
+        return on_event(inf, ev);
+    if (ev->type == KUBE_EVENT_BOOKMARK) {
+        json_t *ann = json_object_get(json_object_get(ev->object, "metadata"), "annotations");
+        const char *end = json_string_value(json_object_get(ann, "k8s.io/initial-events-end"));
+        if (end && !strcmp(end, "true")) {
+            swap_and_deliver(inf, &w->fresh, w->fresh_ix, ev->resource_version);
+            w->synced = 1;
+            if (!inf->synced)
+                set_synced(inf);
+        }
+        return 0;
+    }
+    if (ev->type != KUBE_EVENT_ADDED && ev->type != KUBE_EVENT_MODIFIED) {
+        w->err = FS_EPARSE; /* not part of an initial stream: list in pages instead */
+        return 1;
+    }
+    if (kube_object_key(ev->object, key, sizeof(key)) != FS_OK)
+        return 0;
+    json_t *obj = ev->object;
+    ev->object = NULL;
+    enum fs_err rc = fresh_add(inf, &w->fresh, w->fresh_ix, key, obj);
+    if (rc != FS_OK) {
+        w->err = rc;
+        return 1;
+    }
+    return 0;
+}
+
+/* Lists by watching with sendInitialEvents and goes on watching on the same stream.
+ * *synced says whether the initial events completed (the cache was replaced). */
+static enum fs_err watch_list(struct kube_informer *inf, int *synced)
+{
+    struct watchlist w = {.inf = inf};
+    struct kube_status st;
+    strmap_init(&w.fresh);
+    for (size_t k = 0; k < inf->nindexes; k++)
+        strmap_init(&w.fresh_ix[k]);
+    stat_add(inf, &inf->stats.lists);
+    stat_add(inf, &inf->stats.watches);
+    struct kube_watch_opts wo = {.label_selector = inf->label_selector,
+                                 .field_selector = inf->field_selector,
+                                 .timeout_s = inf->watch_timeout_s > 0 ? inf->watch_timeout_s
+                                                                       : (int)kube_jitter_ms(300, 1.0),
+                                 .allow_bookmarks = 1,
+                                 .send_initial_events = 1,
+                                 .stop = &inf->stop};
+    enum fs_err rc = kube_watch_run(inf->c, &inf->ref, &wo, watchlist_event, &w, NULL, 0, &st);
+    if (w.err != FS_OK)
+        rc = w.err;
+    else if (rc == FS_OK && !w.synced && !inf->stop)
+        rc = FS_EPARSE; /* the stream ended without the end-of-initial-events bookmark */
+    if (rc != FS_OK && !w.synced) {
+        char msg[700];
+        log_info("streaming list of %s failed: %s (%s)", inf->resource, fs_strerror(rc),
+                 kube_status_str(&st, msg, sizeof(msg)));
+    }
+    *synced = w.synced;
+    for (size_t k = 0; k < inf->nindexes; k++) {
+        struct index tmp = {.keys = w.fresh_ix[k]};
+        index_clear(&tmp);
+    }
+    cache_clear(inf, &w.fresh);
+    return rc;
+}
+
 static void *run(void *arg)
 {
     struct kube_informer *inf = arg;
     unsigned failures = 0;
     int64_t next_resync = inf->resync_s > 0 ? kube_mono_ms() + inf->resync_s * 1000L : INT64_MAX;
     while (!inf->stop) {
-        if (relist(inf) != FS_OK) {
-            long d = kube_jitter_ms(kube_backoff_delay_ms(800, 30000, failures++), 0.2);
-            kube_sleep_ms(d, &inf->stop);
-            continue;
+        if (!inf->no_watchlist) {
+            int synced = 0;
+            enum fs_err rc = watch_list(inf, &synced);
+            if (inf->stop)
+                break;
+            if (!synced) {
+                if (rc == FS_EHTTP || rc == FS_EPARSE || rc == FS_EINVAL) {
+                    /* an older server, or the feature is off: list in pages from now on */
+                    inf->no_watchlist = 1;
+                    continue;
+                }
+                long d = kube_jitter_ms(kube_backoff_delay_ms(800, 30000, failures++), 0.2);
+                kube_sleep_ms(d, &inf->stop);
+                continue;
+            }
+            failures = 0;
+            if (rc == FS_EGONE) {
+                stat_add(inf, &inf->stats.gone);
+                continue;
+            }
+            if (inf->need_relist || rc == FS_EPARSE || rc == FS_ERANGE || rc == FS_ENOMEM) {
+                inf->need_relist = 0;
+                continue;
+            }
+            /* the stream ended or broke after the sync: resume watching from inf->rv */
+        } else {
+            if (relist(inf) != FS_OK) {
+                long d = kube_jitter_ms(kube_backoff_delay_ms(800, 30000, failures++), 0.2);
+                kube_sleep_ms(d, &inf->stop);
+                continue;
+            }
+            failures = 0;
+            if (!inf->synced)
+                set_synced(inf);
         }
-        failures = 0;
-        if (!inf->synced)
-            set_synced(inf);
         /* watch until the version expires or the stream is unusable */
         while (!inf->stop) {
             char rv[64];

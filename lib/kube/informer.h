@@ -55,6 +55,9 @@ struct kube_informer_opts {
     int watch_timeout_s;            /* server-side watch rotation; 0 = 300..600 randomised */
     kube_transform_fn transform;    /* may be NULL */
     int keep_trees;                 /* cache parsed trees (fast reads, ~9x the memory) */
+    int streaming_list;             /* list with a sendInitialEvents watch (falls back to
+                                     * paged lists when refused); default: a list served from
+                                     * the watch cache (resourceVersion=0), parsed item by item */
 };
 
 enum fs_err kube_informer_new(struct kube_informer **out, struct kube_client *c,

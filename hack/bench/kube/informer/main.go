@@ -57,6 +57,13 @@ func main() {
 		os.Exit(1)
 	}
 	cfg.QPS = -1 // no client-side limit, as the C side
+	client := "client-go"
+	if os.Getenv("CLIENT_GO_JSON") != "" {
+		// the same wire format as lib/kube (client-go asks built-in types in protobuf by default)
+		cfg.ContentType = "application/json"
+		cfg.AcceptContentTypes = "application/json"
+		client = "client-go-json"
+	}
 	cs := kubernetes.NewForConfigOrDie(cfg)
 
 	var mu sync.Mutex
@@ -110,9 +117,9 @@ func main() {
 			evS = float64(target-1) / done.Sub(first).Seconds()
 		}
 	}
-	fmt.Printf("{\"client\":\"client-go\",\"objects\":%d,\"sync_s\":%.3f,\"rss_before_kb\":%d,\"rss_after_kb\":%d,"+
+	fmt.Printf("{\"client\":\"%s\",\"objects\":%d,\"sync_s\":%.3f,\"rss_before_kb\":%d,\"rss_after_kb\":%d,"+
 		"\"bytes_per_object\":%.0f,\"events\":%d,\"events_per_s\":%.0f}\n",
-		n, syncS, before, after, float64(after-before)*1024/float64(max(n, 1)), updates, evS)
+		client, n, syncS, before, after, float64(after-before)*1024/float64(max(n, 1)), updates, evS)
 	close(stop)
 	if target > 0 && done.IsZero() {
 		os.Exit(1)
