@@ -121,13 +121,19 @@ static void *value_new(struct kube_informer *inf, json_t *obj)
 {
     if (inf->keep_trees)
         return json_incref(obj);
-    size_t len = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+    /* one serialisation into a per-thread scratch buffer, then an exact copy */
+    static __thread char scratch[64 * 1024];
+    size_t len = json_dumpb(obj, scratch, sizeof(scratch), JSON_COMPACT);
     if (len == 0 || len > UINT32_MAX)
         return NULL;
     struct packed *p = malloc(sizeof(*p) + len);
     if (!p)
         return NULL;
-    p->len = (uint32_t)json_dumpb(obj, p->text, len, JSON_COMPACT);
+    if (len <= sizeof(scratch))
+        memcpy(p->text, scratch, len);
+    else
+        json_dumpb(obj, p->text, len, JSON_COMPACT); /* larger than the scratch: again */
+    p->len = (uint32_t)len;
     return p;
 }
 
