@@ -393,6 +393,53 @@ static void track_drop(struct ctl *c, const char *ns, const char *name)
     track_free(t);
 }
 
+/* ---- parallel writes ------------------------------------------------------------------ */
+
+#define WRITERS 8 /* API writes of one reconcile in flight at once (the client is thread-safe) */
+
+struct par {
+    struct ctl *c;
+    char *items;
+    size_t n, size, next;
+    void (*fn)(struct ctl *, void *);
+    pthread_mutex_t mu;
+};
+
+static void *par_worker(void *arg)
+{
+    struct par *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t i = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->n)
+            return NULL;
+        p->fn(p->c, p->items + i * p->size);
+    }
+}
+
+/* Calls fn on each of n items of `size` bytes from up to WRITERS threads (the caller's too). */
+static void parallel(struct ctl *c, void *items, size_t n, size_t size, void (*fn)(struct ctl *, void *))
+{
+    struct par p = {c, items, n, size, 0, fn, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t th[WRITERS];
+    size_t started = 0;
+    for (size_t k = 1; k < WRITERS && k < n; k++)
+        if (pthread_create(&th[started], NULL, par_worker, &p) == 0)
+            started++;
+    par_worker(&p);
+    for (size_t k = 0; k < started; k++)
+        pthread_join(th[k], NULL);
+    pthread_mutex_destroy(&p.mu);
+}
+
+struct pwrite {
+    const json_t *obj;
+    const struct microtask *mt;
+    json_t *status;     /* stolen by the write */
+    enum fs_err rc;
+};
+
 /* ---- prediction ----------------------------------------------------------------------- */
 
 /* The curve of a leaf starting at start_s: its TaskProfile once it has learnt from enough
@@ -592,6 +639,30 @@ out:
 
 /* ---- reconcile ------------------------------------------------------------------------ */
 
+/* A root's split is planned with its TaskProfile's regressions on work size once learnt
+ * (duration, cpu and memory peaks per unit); the estimate is then frozen on the children, so
+ * what is learnt later never re-plans a tree being built. Keeps e when nothing usable is learnt. */
+static void estimate_from_profile(struct ctl *c, const struct microtask *mt, struct decompose_estimate *e,
+                                  const struct decompose_limits *l)
+{
+    json_t *tp = kube_informer_get(c->tps, mt->ns, mt->task_type);
+    if (!tp)
+        return;
+    struct profile p;
+    long runs = 0;
+    int half = (int)json_integer_value(json_object_get(json_object_get(tp, "spec"), "halfLife"));
+    if (learn_load(json_object_get(tp, "status"), half, 1, &p, &runs, NULL, 0) == FS_OK && runs >= c->o.learn_min_runs) {
+        struct decompose_estimate x = {
+            fmax(0, p.duration.theta[0]), fmax(0, p.duration.theta[1]),
+            fmax(0, p.peak[PROFILE_CPU].theta[0]), fmax(0, p.peak[PROFILE_CPU].theta[1]),
+            fmax(0, p.peak[PROFILE_MEM].theta[0]), fmax(0, p.peak[PROFILE_MEM].theta[1])};
+        if (decompose_check(&x, l, NULL, 0) == FS_OK && x.fixed_s + x.s_per_unit > 0)
+            *e = x;
+    }
+    profile_release(&p);
+    json_decref(tp);
+}
+
 static enum fs_err reconcile_split(struct ctl *c, const json_t *obj, const struct microtask *mt, json_t *status,
                                    json_t *conds, const struct microtask *parsed, size_t n)
 {
@@ -604,6 +675,8 @@ static enum fs_err reconcile_split(struct ctl *c, const json_t *obj, const struc
     char err[200] = "";
     build_estimate(mt, c->o.default_s, &e);
     microtask_split_limits(mt, &l);
+    if (!mt->split.has_estimate)
+        estimate_from_profile(c, mt, &e, &l);
     struct decompose_task t = {mt->name, mt->shard_path, mt->has_shard ? mt->shard_depth : 0,
                                mt->work_offset, mt->work_units};
     if (decompose_children(&t, &e, &l, &v, &kids, &nk, err, sizeof(err)) != FS_OK) {
@@ -666,7 +739,44 @@ struct candidate {
     int predicted;
     struct priority_key key;
     double score;
+    int admitted;             /* claimed on the ledger: its pod is to be created */
+    char node[254];
+    const struct microtask *mt;
+    const json_t *obj;
+    enum fs_err rc;
 };
+
+/* Creates an admitted candidate's pod (on a writer thread); a failure gives the claim back. */
+static void create_admitted(struct ctl *c, void *item)
+{
+    struct candidate *cd = item;
+    const struct microtask *mt = cd->mt;
+    const json_t *old = json_object_get(cd->obj, "status");
+    struct kube_ref pref = {"", "v1", "pods", mt->ns, NULL, NULL};
+    json_t *p = NULL;
+    enum fs_err rc = build_pod(mt, &p);
+    if (rc == FS_OK)
+        rc = create(c, &pref, p, mt->name);
+    json_decref(p);
+    cd->rc = rc;
+    if (rc != FS_OK) {
+        cluster_lock(&c->cl);
+        admit_unclaim(c->cl.ledger, mt->ns, mt->name);
+        cluster_unlock(&c->cl);
+        json_object_set_new(cd->status, "phase", json_string("Queued"));
+        return;
+    }
+    char msg[400];
+    snprintf(msg, sizeof(msg), "its p90 curve fits on %s over its predicted window", cd->node);
+    json_array_append_new(cd->conds, condition(old, "Admitted", "True", "Fits", msg, mt->generation));
+    json_array_append_new(cd->conds, condition(old, "Queued", "False", "Admitted", msg, mt->generation));
+    json_object_set_new(cd->status, "phase", json_string("Queued"));
+    kube_event_record(c->events, cd->obj, "Normal", "PodCreated", "Admit", "created pod %s: %s", mt->name, msg);
+    const char *kv[] = {"namespace", mt->ns, "microtask", mt->name, "node", cd->node, NULL};
+    log_kv(LOG_INFO, "admitted", kv);
+    count(c, &c->n.admitted, 1);
+    count(c, &c->n.pods_created, 1);
+}
 
 static int cmp_candidate(const void *a, const void *b)
 {
@@ -683,7 +793,7 @@ static enum fs_err reconcile_leaf_pod(struct ctl *c, const json_t *obj, const st
     const char *node = jstr(json_object_get(pod, "spec"), "nodeName");
     const char *was = jstr(old, "phase");
     json_object_set_new(status, "phase", json_string(mt_phase_name(ph)));
-    if (!json_object_get(old, "prediction") && ph != MT_PHASE_SUCCEEDED && ph != MT_PHASE_FAILED) {
+    if (!json_object_get(old, "prediction")) {
         /* the write after admission was lost (a conflict, a restart): predict from when the
          * pod was created, so the extender, the feedback and the printer columns have it */
         struct curve cv;
@@ -699,6 +809,19 @@ static enum fs_err reconcile_leaf_pod(struct ctl *c, const json_t *obj, const st
             set_prediction(status, &cv);
         json_array_append_new(conds, condition(old, "Predicted", okp ? "True" : "False", reason, msg, mt->generation));
         curve_release(&cv);
+    }
+    /* self-healing: a status write lost to a conflict must not lose what is known */
+    const char *model = jstr(json_object_get(old, "prediction"), "model");
+    if (model && !find_condition(conds, "Predicted") && !find_condition(json_object_get(old, "conditions"), "Predicted")) {
+        const char *reason = strncmp(model, "profile", 7) == 0    ? "FromProfile"
+                             : strncmp(model, "estimate", 8) == 0 ? "FromEstimate"
+                                                                  : "FromResources";
+        json_array_append_new(conds, condition(old, "Predicted", "True", reason, "predicted before its pod was created",
+                                               mt->generation));
+    }
+    if (!condition_true(old, "Admitted")) {
+        json_array_append_new(conds, condition(old, "Admitted", "True", "PodCreated", "its pod exists", mt->generation));
+        json_array_append_new(conds, condition(old, "Queued", "False", "Admitted", "its pod exists", mt->generation));
     }
     if (node && node[0]) {
         json_t *res = json_deep_copy(json_object_get(old, "reservation"));
@@ -806,33 +929,24 @@ static enum fs_err admit_candidates(struct ctl *c, struct candidate *cands, size
             still_queued++;
             continue;
         }
-        /* admitted: the prediction starts now, the pod is created */
+        /* admitted: the prediction starts now; the pods are created below, in parallel */
         set_prediction(cd->status, &cd->cv);
-        struct kube_ref pref = {"", "v1", "pods", mt->ns, NULL, NULL};
-        json_t *p = NULL;
-        rc = build_pod(mt, &p);
-        if (rc == FS_OK)
-            rc = create(c, &pref, p, mt->name);
-        json_decref(p);
-        if (rc != FS_OK) {
-            cluster_lock(&c->cl);
-            admit_unclaim(c->cl.ledger, mt->ns, mt->name);
-            cluster_unlock(&c->cl);
-            ret = rc;
-            json_object_set_new(cd->status, "phase", json_string("Queued"));
-            continue;
-        }
-        char msg[400];
-        snprintf(msg, sizeof(msg), "its p90 curve fits on %s over its predicted window", ar.node);
-        json_array_append_new(cd->conds, condition(old, "Admitted", "True", "Fits", msg, mt->generation));
-        json_array_append_new(cd->conds, condition(old, "Queued", "False", "Admitted", msg, mt->generation));
-        json_object_set_new(cd->status, "phase", json_string("Queued"));
-        kube_event_record(c->events, obj, "Normal", "PodCreated", "Admit", "created pod %s: %s", mt->name, msg);
-        const char *kv[] = {"namespace", mt->ns, "microtask", mt->name, "node", ar.node, NULL};
-        log_kv(LOG_INFO, "admitted", kv);
-        count(c, &c->n.admitted, 1);
-        count(c, &c->n.pods_created, 1);
+        cd->admitted = 1;
+        cd->mt = mt;
+        cd->obj = obj;
+        snprintf(cd->node, sizeof(cd->node), "%s", ar.node);
     }
+    size_t na = 0;
+    for (size_t k = 0; k < nc; k++)
+        if (cands[k].admitted) { /* the admitted ones first, keeping their priority order */
+            struct candidate tmp = cands[na];
+            cands[na++] = cands[k];
+            cands[k] = tmp;
+        }
+    parallel(c, cands, na, sizeof(*cands), create_admitted);
+    for (size_t k = 0; k < na; k++)
+        if (cands[k].rc != FS_OK)
+            ret = cands[k].rc;
     if (nc)
         mark_queued_ns(c, mts[cands[0].i].ns, still_queued > 0);
     pthread_mutex_lock(&c->mu);
@@ -842,6 +956,13 @@ static enum fs_err admit_candidates(struct ctl *c, struct candidate *cands, size
     if (still_queued && nc)
         kube_workqueue_add_after(c->queue, mts[cands[0].i].ns, (long)(c->o.requeue_s * 1000));
     return ret;
+}
+
+static void write_status(struct ctl *c, void *item)
+{
+    struct pwrite *w = item;
+    w->rc = patch_status(c, w->obj, w->mt->ns, w->mt->name, w->mt->generation, w->status);
+    w->status = NULL;
 }
 
 static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
@@ -854,7 +975,9 @@ static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
     struct dag_node *nodes = calloc(total ? total : 1, sizeof(*nodes));
     struct dag_verdict *verdicts = calloc(total ? total : 1, sizeof(*verdicts));
     struct candidate *cands = calloc(total ? total : 1, sizeof(*cands));
-    if (!all || !mts || !objs || !nodes || !verdicts || !cands) {
+    struct pwrite *pw = calloc(total ? total : 1, sizeof(*pw));
+    size_t npw = 0;
+    if (!all || !mts || !objs || !nodes || !verdicts || !cands || !pw) {
         ret = FS_ENOMEM;
         goto out;
     }
@@ -924,9 +1047,7 @@ static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
             ret = rc;
         carry_conditions(conds, old);
         json_object_set_new(status, "conditions", conds);
-        rc = patch_status(c, objs[i], mt->ns, mt->name, mt->generation, status);
-        if (rc != FS_OK)
-            ret = rc;
+        pw[npw++] = (struct pwrite){objs[i], mt, status, FS_OK};
     }
     if (!stopping) {
         enum fs_err rc = admit_candidates(c, cands, nc, mts, objs);
@@ -939,14 +1060,17 @@ static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
         carry_conditions(cd->conds, old);
         json_object_set_new(cd->status, "conditions", cd->conds);
         cd->conds = NULL;
-        if (!stopping) {
-            enum fs_err rc = patch_status(c, objs[cd->i], mts[cd->i].ns, mts[cd->i].name, mts[cd->i].generation, cd->status);
-            if (rc != FS_OK)
-                ret = rc;
-        } else {
-            json_decref(cd->status);
-        }
+        pw[npw++] = (struct pwrite){objs[cd->i], &mts[cd->i], cd->status, FS_OK};
         curve_release(&cd->cv);
+    }
+    if (!stopping) {
+        parallel(c, pw, npw, sizeof(*pw), write_status);
+        for (size_t k = 0; k < npw; k++)
+            if (pw[k].rc != FS_OK)
+                ret = pw[k].rc;
+    } else {
+        for (size_t k = 0; k < npw; k++)
+            json_decref(pw[k].status);
     }
     if (nc == 0)
         mark_queued_ns(c, ns, 0);
@@ -958,6 +1082,7 @@ out:
     free(nodes);
     free(verdicts);
     free(cands);
+    free(pw);
     json_decref(all);
     return ret;
 }

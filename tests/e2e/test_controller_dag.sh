@@ -3,7 +3,7 @@
 # first, then transform split into 4 children of 2 leaves each (8 pods with their shard
 # environment), then load; a restart of the controller mid-way creates no duplicate; a cycle
 # gets its condition and no pod. Pods run on kwok nodes and complete by themselves: the example's
-# templates carry foresight.sh/run-duration (extract 20s, transform shards 30s), which the
+# templates carry foresight.sh/run-duration (extract 20s, transform shards 45s), which the
 # controller copies onto the pods.
 # Needs KUBECONFIG, kubectl, and BIN (the build tree; tests/e2e/run.sh sets all three).
 set -euo pipefail
@@ -62,7 +62,7 @@ echo "$env" | grep -q 'FORESIGHT_SHARD_PATH=1.1 FORESIGHT_WORK_START=450 FORESIG
 # restart mid-DAG: the shards finish while the controller is down; nothing is created twice
 stop_ctl
 before_mt=$(kubectl get mt -n "$NS" --no-headers | wc -l)
-wait_for 90 "the 8 shards complete (kwok, run-duration 30s) while the controller is down" all_leaves_succeeded
+wait_for 90 "the 8 shards complete (kwok, run-duration 45s) while the controller is down" all_leaves_succeeded
 start_ctl
 wait_for 60 "load starts after all of transform succeeded" npods '^etl-load$' 1
 wait_for 30 "transform aggregates to Succeeded" phase etl-transform Succeeded
