@@ -221,6 +221,38 @@ metrics_available() {
   kubectl get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.status.conditions[?(@.type=="Available")].status}' 2>/dev/null | grep -q True
 }
 
+# component_argv NAME: the command line kwokctl starts component NAME with, one word per
+# line, read from the cluster's kwok.yaml (its components list each have args, then binary).
+component_argv() {
+  awk -v name="$1" '
+    /^- args:/ { n = 0; inargs = 1; next }
+    inargs && /^  - / { sub(/^  - /, ""); args[n++] = $0; next }
+    /^  [a-zA-Z]/ { inargs = 0 }
+    /^  binary: / { b = $2; if (b ~ ("/" name "$")) { print b; for (i = 0; i < n; i++) print args[i]; exit } }
+  ' "$(cluster_dir)/kwok.yaml"
+}
+
+# Starts again any kwokctl component that has exited: metrics-server exits when it starts
+# before kube-apiserver answers, which kwokctl does not notice.
+revive_components() {
+  local f c argv
+  for f in "$(cluster_dir)"/pids/*.pid; do
+    pid_alive "$f" && continue
+    c=$(basename "$f" .pid)
+    argv=$(component_argv "$c" | base64 -w0)
+    [ -n "$argv" ] || { log "$c has exited and its command line is unknown"; continue; }
+    relaunch "$c" "$argv" "$(cluster_dir)"
+    log "$c had exited; started again (pid $(cat "$f"))"
+  done
+}
+
+# metrics_ready: metrics.k8s.io is available; a metrics-server that died meanwhile is revived.
+metrics_ready() {
+  metrics_available && return 0
+  revive_components >/dev/null 2>&1
+  return 1
+}
+
 cmd_up() {
   local t0; t0=$(date +%s)
   for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl metrics-server; do
@@ -238,9 +270,11 @@ cmd_up() {
       || { tail -20 "$STATE/logs/kwokctl-create.log" >&2; die "kwokctl create cluster failed (log: $STATE/logs/kwokctl-create.log)"; }
   fi
   kubectl config use-context "kwok-$NAME" >/dev/null
+  wait_for 60 "kube-apiserver to be ready" apiserver_healthy
+  revive_components
   apply_nodes
   wait_for 120 "$NODES kwok nodes to be Ready" nodes_ready
-  wait_for 120 "the metrics.k8s.io API to be available" metrics_available
+  wait_for 120 "the metrics.k8s.io API to be available" metrics_ready
   start_foresight_scheduler
   log "up in $(( $(date +%s) - t0 ))s: $NODES nodes of ${NODE_CPU} cpu / $NODE_MEMORY; KUBECONFIG=$KUBECONFIG"
 }
