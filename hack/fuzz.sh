@@ -19,7 +19,7 @@ for t in "${targets[@]}"; do
   # shellcheck disable=SC2086
   clang $CFLAGS -o "$OUT/$name" "$t" lib/*/*.c $LIBS
   corpus=$OUT/corpus/$name; mkdir -p "$corpus"
-  seeds=(); [ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
+  seeds=(); [ -d "$ROOT/tests/fuzz/corpus/$name" ] && seeds=("$ROOT/tests/fuzz/corpus/$name")
   echo "fuzz: $name for ${SECONDS_EACH}s"
   (cd "$OUT" && "./$name" -max_total_time="$SECONDS_EACH" -print_final_stats=1 "$corpus" "${seeds[@]}" 2>&1 | tail -3)
 done
