@@ -105,7 +105,10 @@ demo: all k8s-bins tools
 clean:
 	rm -rf $(OUT)/build $(OUT)/build-san
 
+# Header dependencies of every object (-MMD writes them), so a changed lib/ header rebuilds
+# the programs too instead of linking stale struct layouts.
 -include $(LIB_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
+-include $(foreach p,$(PROGRAMS),$(wildcard $(BUILD)/$(call prog_dir,$(p))/*.d))
 
 # Helper programs for e2e tests and benchmarks: tests/e2e/*.c and tests/bench/*.c, one program each.
 E2E_SRC  := $(wildcard tests/e2e/*.c) $(wildcard tests/bench/*.c)
@@ -118,8 +121,3 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 -include $(E2E_SRC:%.c=$(BUILD)/%.d)
-
-# --- controller (issue 5) ---------------------------------------------------------------------
-# The program objects' header dependencies (-MMD writes them; nothing else includes them), so a
-# changed lib/ header rebuilds controller/*.o instead of linking stale struct layouts.
--include $(wildcard $(BUILD)/controller/*.d)

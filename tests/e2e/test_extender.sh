@@ -165,10 +165,17 @@ poll 60 "clash to get a FailedScheduling event" sh -c "kubectl get events -n $NS
 poll 60 "huge to get a FailedScheduling event" sh -c "kubectl get events -n $NS --field-selector involvedObject.name=huge,reason=FailedScheduling -o name | grep -q ."
 info "clash: $(reasons clash | head -1)"
 info "huge: $(reasons huge | head -1)"
-reasons clash | grep -Eq "cpu: [0-9]+m reserved \+ [0-9]+m for this pod > 4000m allowed at \+" \
-  || fail "clash's events do not say which resource overflows when: $(reasons clash)"
-reasons huge | grep -Eq "cpu: [0-9]+m reserved \+ [0-9]+m for this pod > 4000m allowed at \+[0-9ms]+ \(the pod alone exceeds the node\)" \
-  || fail "huge's events do not say that it alone exceeds the node: $(reasons huge)"
+# The scheduler retries, so an Event's message can change after it first appears: poll.
+reasons_match() { reasons "$1" | grep -Eq "$2"; }
+until_reason() { # pod regex description
+  local deadline=$(( $(date +%s) + 60 ))
+  until reasons_match "$1" "$2"; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "$1's events do not say $3: $(reasons "$1")"
+    sleep 1
+  done
+}
+until_reason clash "cpu: [0-9]+m reserved \+ [0-9]+m for this pod > 4000m allowed at \+" "which resource overflows when"
+until_reason huge "cpu: [0-9]+m reserved \+ [0-9]+m for this pod > 4000m allowed at \+[0-9ms]+ \(the pod alone exceeds the node\)" "that it alone exceeds the node"
 [ -z "$(kubectl get pod clash huge -n "$NS" -o jsonpath='{.items[*].spec.nodeName}')" ] \
   || fail "clash or huge was bound"
 kubectl get pod huge -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="PodScheduled")].reason}' | grep -qx Unschedulable \
