@@ -61,6 +61,7 @@ struct opts {
     double headroom;          /* fraction of each node never promised */
     uint32_t horizon_steps;   /* ledger horizon in steps */
     long learn_min_runs;      /* runs before the TaskProfile predicts */
+    long workers;             /* namespaces reconciled at once */
     double qps;
 };
 
@@ -79,7 +80,6 @@ struct counters {
         sample_errors, anomalies[CURVE_NRES], profile_updates, throttles, done_tasks;
     double done_mape_sum;
     unsigned long done_mape_n;
-    long queued_now;
 };
 
 struct ctl {
@@ -850,11 +850,12 @@ static enum fs_err reconcile_leaf_pod(struct ctl *c, const json_t *obj, const st
     return FS_OK;
 }
 
-static void mark_queued_ns(struct ctl *c, const char *ns, int queued)
+/* queued_ns maps a namespace to its number of Queued leaves (as a pointer-sized integer) */
+static void mark_queued_ns(struct ctl *c, const char *ns, size_t queued)
 {
     pthread_mutex_lock(&c->mu);
     if (queued)
-        lmap_put(&c->queued_ns, ns, (void *)1);
+        lmap_put(&c->queued_ns, ns, (void *)(uintptr_t)queued);
     else
         lmap_del(&c->queued_ns, ns);
     pthread_mutex_unlock(&c->mu);
@@ -948,11 +949,7 @@ static enum fs_err admit_candidates(struct ctl *c, struct candidate *cands, size
         if (cands[k].rc != FS_OK)
             ret = cands[k].rc;
     if (nc)
-        mark_queued_ns(c, mts[cands[0].i].ns, still_queued > 0);
-    pthread_mutex_lock(&c->mu);
-    c->n.queued_now = 0; /* recomputed by the gauge below per namespace would need a map; keep last */
-    c->n.queued_now = (long)still_queued;
-    pthread_mutex_unlock(&c->mu);
+        mark_queued_ns(c, mts[cands[0].i].ns, still_queued);
     if (still_queued && nc)
         kube_workqueue_add_after(c->queue, mts[cands[0].i].ns, (long)(c->o.requeue_s * 1000));
     return ret;
@@ -1132,6 +1129,11 @@ static void sample_pod(struct ctl *c, const json_t *pm)
     int64_t t = 0, v[CURVE_NRES] = {0, 0, 0};
     if (!ns || !name || !jstr(pm, "timestamp") || rfc3339_parse(jstr(pm, "timestamp"), &t) != FS_OK)
         return;
+    /* a cpu figure is a rate over the window ending at timestamp: it describes the window's
+     * middle, so that is where it goes (else every change is seen half a window late) */
+    double window_s = 0;
+    if (jstr(pm, "window") && duration_parse(jstr(pm, "window"), &window_s) == FS_OK && window_s > 0 && window_s < 600)
+        t -= (int64_t)llround(window_s / 2);
     size_t i;
     const json_t *ct;
     json_array_foreach(json_object_get(pm, "containers"), i, ct) {
@@ -1349,6 +1351,14 @@ static void metrics_text(struct ctl *c, struct buf *b)
     size_t qlen = kube_workqueue_len(c->queue);
     pthread_mutex_lock(&c->mu);
     n = c->n;
+    long queued_now = 0;
+    {
+        size_t qpos = 0;
+        const char *qk;
+        void *qv;
+        while (lmap_next(&c->queued_ns, &qpos, &qk, &qv))
+            queued_now += (long)(uintptr_t)qv;
+    }
     bprintf(b, "# HELP foresight_controller_reconciles_total Namespace reconciles by result.\n"
                "# TYPE foresight_controller_reconciles_total counter\n"
                "foresight_controller_reconciles_total{result=\"ok\"} %lu\n"
@@ -1363,9 +1373,9 @@ static void metrics_text(struct ctl *c, struct buf *b)
                "foresight_controller_admissions_total{result=\"admitted\"} %lu\n"
                "foresight_controller_admissions_total{result=\"queued\"} %lu\n",
             n.admitted, n.queued);
-    bprintf(b, "# HELP foresight_controller_queued_microtasks Leaves left Queued by the last admission pass.\n"
+    bprintf(b, "# HELP foresight_controller_queued_microtasks Leaves left Queued by the last admission pass of each namespace.\n"
                "# TYPE foresight_controller_queued_microtasks gauge\nforesight_controller_queued_microtasks %ld\n",
-            n.queued_now);
+            queued_now);
     bprintf(b, "# HELP foresight_controller_created_total Objects created.\n"
                "# TYPE foresight_controller_created_total counter\n"
                "foresight_controller_created_total{kind=\"Pod\"} %lu\n"
@@ -1452,6 +1462,44 @@ static void http_handler(void *arg, const char *path, int *status, const char **
     }
 }
 
+/* ---- workers -------------------------------------------------------------------------- */
+
+/* Takes namespaces off the queue while this replica leads; the queue never hands one key to
+ * two workers at once, so namespaces are reconciled in parallel and a huge one cannot starve
+ * the others. */
+static void *worker(void *arg)
+{
+    struct ctl *c = arg;
+    while (!stopping) {
+        if (!c->leader) {
+            usleep(100 * 1000);
+            continue;
+        }
+        char *key = NULL;
+        enum fs_err rc = kube_workqueue_get(c->queue, &key, 250);
+        if (rc != FS_OK || !key)
+            continue;
+        if (!c->leader) { /* lost the lease while waiting: leave it for the next leader */
+            kube_workqueue_done(c->queue, key);
+            free(key);
+            continue;
+        }
+        rc = reconcile_namespace(c, key);
+        if (rc == FS_OK) {
+            kube_workqueue_forget(c->queue, key);
+            count(c, &c->n.reconciles_ok, 1);
+        } else {
+            const char *kv[] = {"namespace", key, "error", fs_strerror(rc), NULL};
+            log_kv(LOG_WARN, "reconcile failed, retrying with backoff", kv);
+            kube_workqueue_add_rate_limited(c->queue, key);
+            count(c, &c->n.reconciles_err, 1);
+        }
+        kube_workqueue_done(c->queue, key);
+        free(key);
+    }
+    return NULL;
+}
+
 /* ---- main ----------------------------------------------------------------------------- */
 
 static void usage(void)
@@ -1473,6 +1521,7 @@ static void usage(void)
             "  --anomaly-tolerance F    usage above p90*(1+F) counts as above the band (default: 0.1)\n"
             "  --learn-min-runs N       completed runs before a TaskProfile predicts (default: 3)\n"
             "  --qps N                  API requests per second (default: 50)\n"
+            "  --workers N              namespaces reconciled at once (default: 4)\n"
             "  --log-json               JSON logs\n"
             "  -v                       debug logs\n");
 }
@@ -1509,7 +1558,7 @@ int main(int argc, char **argv)
     enum log_format fmt = LOG_LOGFMT;
     int ret = 1;
     char http_host[64] = "0.0.0.0";
-    c.o = (struct opts){NULL, NULL, "default", "foresight-controller", http_host, 8080, 1, 30, 600, 15, 30, 0.1, 0, 240, 3, 50};
+    c.o = (struct opts){NULL, NULL, "default", "foresight-controller", http_host, 8080, 1, 30, 600, 15, 30, 0.1, 0, 240, 3, 4, 50};
     static const struct option lo[] = {
         {"kubeconfig", required_argument, 0, 'k'}, {"context", required_argument, 0, 'c'},
         {"no-leader-elect", no_argument, 0, 'L'}, {"lease-namespace", required_argument, 0, 'n'},
@@ -1519,6 +1568,7 @@ int main(int argc, char **argv)
         {"requeue", required_argument, 0, 'R'}, {"anomaly-tolerance", required_argument, 0, 'A'},
         {"learn-min-runs", required_argument, 0, 'M'}, {"headroom", required_argument, 0, 'E'},
         {"horizon", required_argument, 0, 'Z'}, {"qps", required_argument, 0, 'Q'},
+        {"workers", required_argument, 0, 'W'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int opt;
     double d;
@@ -1555,6 +1605,11 @@ int main(int argc, char **argv)
         case 'Q':
             if (parse_number_flag("--qps", optarg, 1, 100000, &c.o.qps))
                 return 2;
+            break;
+        case 'W':
+            if (parse_number_flag("--workers", optarg, 1, 64, &d))
+                return 2;
+            c.o.workers = (long)d;
             break;
         case 'd':
             if (parse_duration_flag("--default-duration", optarg, 1, &c.o.default_s))
@@ -1678,6 +1733,15 @@ int main(int argc, char **argv)
     c.synced = !stopping;
     if (c.synced)
         log_info("caches synced, identity %s", identity);
+    pthread_t workers[64];
+    size_t n_workers = 0;
+    for (long i = 0; i < c.o.workers && !stopping; i++)
+        if (pthread_create(&workers[n_workers], NULL, worker, &c) == 0)
+            n_workers++;
+    if (!n_workers && !stopping) {
+        log_err("cannot start any worker thread");
+        goto out;
+    }
     int was_leader = 0;
     struct timespec last_sample = {0, 0};
     while (!stopping) {
@@ -1716,23 +1780,13 @@ int main(int argc, char **argv)
             last_sample = now;
             sample(&c);
         }
-        char *key = NULL;
-        if (kube_workqueue_get(c.queue, &key, 250) != FS_OK || !key)
-            continue;
-        rc = reconcile_namespace(&c, key);
-        if (rc == FS_OK) {
-            kube_workqueue_forget(c.queue, key);
-            count(&c, &c.n.reconciles_ok, 1);
-        } else {
-            const char *kv[] = {"namespace", key, "error", fs_strerror(rc), NULL};
-            log_kv(LOG_WARN, "reconcile failed, retrying with backoff", kv);
-            kube_workqueue_add_rate_limited(c.queue, key);
-            count(&c, &c.n.reconciles_err, 1);
-        }
-        kube_workqueue_done(c.queue, key);
-        free(key);
+        usleep(100 * 1000);
     }
     log_info("shutting down");
+    if (c.queue)
+        kube_workqueue_shutdown(c.queue);
+    for (size_t i = 0; i < n_workers; i++)
+        pthread_join(workers[i], NULL);
     ret = 0;
 out:
     if (c.queue)

@@ -95,10 +95,17 @@ int usage_obs_add(struct usage_obs *o, int64_t t, const int64_t v[CURVE_NRES])
     for (int r = 0; r < CURVE_NRES; r++) {
         int64_t x = v[r] > 0 ? v[r] : 0;
         o->acc[r] += (double)x;
-        /* the steps between the last observed one and this one carry the last value; with no
+        /* the steps between the last observed one and this one are interpolated linearly
+         * (carrying the last value would delay every change by a sampling period); with no
          * observation yet, they take this first one */
-        for (uint32_t i = o->n; i < (uint32_t)k; i++)
-            o->v[r][i] = o->n ? o->v[r][o->n - 1] : x;
+        for (uint32_t i = o->n; i < (uint32_t)k; i++) {
+            if (!o->n) {
+                o->v[r][i] = x;
+                continue;
+            }
+            double a = (double)o->v[r][o->n - 1], f = (double)(i - (o->n - 1)) / (double)(k - (o->n - 1));
+            o->v[r][i] = (int64_t)llround(a + (x - a) * f);
+        }
         o->v[r][k] = (int64_t)llround(o->acc[r] / o->acc_n);
     }
     if ((uint32_t)k + 1 > o->n)

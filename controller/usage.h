@@ -35,8 +35,8 @@ enum fs_err usage_obs_copy(struct usage_obs *dst, const struct usage_obs *src);
 
 /* Folds one sample at unix time t. A sample not newer than the last one is ignored
  * (metrics-server repeats its value until the next scrape): returns 0 then, 1 when used.
- * Steps skipped since the last sample carry its value (the first sample fills the steps
- * before it). Samples before start_s count in step 0. Negative on error (FS_ERANGE past
+ * Steps skipped since the last sample are interpolated linearly between the two (the first
+ * sample fills the steps before it). Samples before start_s count in step 0. Negative on error (FS_ERANGE past
  * CURVE_MAX_STEPS steps, FS_ENOMEM). */
 int usage_obs_add(struct usage_obs *o, int64_t t, const int64_t v[CURVE_NRES]);
 

@@ -89,7 +89,8 @@ spec:
   resources: {cpu: 100m, memory: 64Mi}
   template: {spec: {containers: [{name: main, image: registry.k8s.io/pause:3.10}]}}
 EOF
-wait_for 30 "a cycle blocks its tasks" phase cyc-a Blocked
+both_blocked() { phase cyc-a Blocked && phase cyc-b Blocked; }
+wait_for 30 "a cycle blocks its tasks" both_blocked
 got=$(kubectl get mt cyc-b -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="DependenciesReady")].reason}: {.status.conditions[?(@.type=="DependenciesReady")].message}')
 [ "$got" = "DependencyCycle: dependency cycle cyc-a -> cyc-b -> cyc-a; nothing of this graph starts" ] \
   && ok "the cycle's condition names the path" || bad "cycle condition: $got"

@@ -1,4 +1,4 @@
-/* Unit tests for controller/usage: samples folded per step (repeats ignored, gaps carried),
+/* Unit tests for controller/usage: samples folded per step (repeats ignored, gaps interpolated),
  * MAPE and MASE against a baseline (undefined cases flagged, never NaN), and the anomaly
  * verdict (above p90 for the whole window, reset by a sample inside the band). */
 #include <setjmp.h>
@@ -42,12 +42,13 @@ static void test_steps_mean_repeat_and_gaps(void **state)
     assert_int_equal(usage_obs_add(&o, T0 + 21, a), 1);   /* step 2: steps 0, 1 take the first value */
     assert_int_equal(usage_obs_add(&o, T0 + 21, b), 0);   /* metrics-server repeating itself */
     assert_int_equal(usage_obs_add(&o, T0 + 25, b), 1);   /* same step: mean */
-    assert_int_equal(usage_obs_add(&o, T0 + 55, d), 1);   /* step 5: steps 3, 4 carry step 2 */
+    assert_int_equal(usage_obs_add(&o, T0 + 55, d), 1);   /* step 5: steps 3, 4 interpolated */
     assert_int_equal(o.n, 6);
-    int64_t want[] = {100, 100, 200, 200, 200, 700};
+    int64_t want[] = {100, 100, 200, 367, 533, 700};
     for (int i = 0; i < 6; i++)
         assert_int_equal(o.v[CURVE_CPU][i], want[i]);
     assert_int_equal(o.v[CURVE_MEM][2], 20 * MI);
+    assert_int_equal(o.v[CURVE_MEM][4], llround(20 * MI + (70 * MI - 20 * MI) * 2 / 3.0));
     struct usage_obs cp;
     assert_int_equal(usage_obs_copy(&cp, &o), FS_OK);
     assert_int_equal(cp.n, 6);
