@@ -38,8 +38,17 @@ UNIT_SRC := $(filter tests/unit/$(UNIT_FILTER).c,$(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .SECONDARY:
-.PHONY: all test unit unit-san e2e bench fuzz cluster-up cluster-down cluster-status k8s-bins tools demo clean
+PREFIX ?= /usr/local
+
+.PHONY: all programs install test unit unit-san e2e bench fuzz cluster-up cluster-down cluster-status k8s-bins tools demo clean
 all: $(BINS) $(UNIT_BIN)
+
+# the three binaries alone (what the container image and `make install` need)
+programs: $(BINS)
+
+install: $(BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
