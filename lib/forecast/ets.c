@@ -140,31 +140,97 @@ static inline double ets_step(struct ets_model *mod, double y, double *e, int *b
     return f;
 }
 
-/* Runs over y accumulating the raw likelihood term of R's etscalc. */
-static int ets_run(struct ets_model *mod, const double *y, size_t n, double *fitted, double *sse_out,
-                   double *logf_out, size_t *nobs_out)
+/* The recursion of ets_step specialised for one model class (E, T, S are constants after
+ * inlining, so each class gets its own branch-free loop) with the state in registers.
+ * The sum of log|f| of the M-error likelihood is kept as a running product folded into
+ * a log only when it leaves [1e-100, 1e100]: a log per step was a third of the fit time. */
+static inline __attribute__((always_inline)) int run_class(struct ets_model *mod, const double *y, size_t n,
+                                                           double *fitted, double *sse_out, double *logf_out,
+                                                           size_t *nobs_out, const int E, const int T, const int S)
 {
-    double sse = 0, logf = 0;
+    double l = mod->level, b = mod->slope;
+    const double alpha = mod->par.alpha, gamma = mod->par.gamma, phi = mod->par.phi;
+    const double bova = T ? mod->par.beta / alpha : 0.0;
+    double *s = mod->season;
+    int pos = mod->pos;
+    const int m = mod->m;
+    double sse = 0, prod = 1, logf = 0;
     size_t k = 0;
-    int bad = 0;
     for (size_t i = 0; i < n; i++) {
-        double e;
-        double f = ets_step(mod, y[i], &e, &bad);
-        if (bad)
+        double phib = T == ETS_TREND_DAMPED ? phi * b : b; /* phi is 1 for an undamped trend */
+        double q = T ? l + phib : l;
+        double sf = S ? s[pos] : 0.0;
+        double f = S == ETS_SEASON_ADD ? q + sf : S == ETS_SEASON_MUL ? q * sf : q;
+        if (!isfinite(f))
             return -1;
+        double yi = y[i];
         if (fitted)
             fitted[i] = f;
-        if (!isnan(y[i])) {
+        if (isnan(yi)) {
+            yi = f;
+        } else if (E == ETS_ERR_MUL) {
+            double af = fabs(f);
+            if (af < TOL)
+                return -1;
+            double e = (yi - f) / f;
             sse += e * e;
-            if (mod->spec.error == ETS_ERR_MUL)
-                logf += log(fabs(f));
+            prod *= af;
+            if (prod > 1e100 || prod < 1e-100) {
+                logf += log(prod);
+                prod = 1;
+            }
+            k++;
+        } else {
+            double e = yi - f;
+            sse += e * e;
             k++;
         }
+        double p = S == ETS_SEASON_NONE ? yi : S == ETS_SEASON_ADD ? yi - sf : (fabs(sf) < TOL ? HUGEN : yi / sf);
+        double nl = q + alpha * (p - q);
+        if (T)
+            b = phib + bova * (nl - l - phib);
+        l = nl;
+        if (S) {
+            double t = S == ETS_SEASON_ADD ? yi - q : (fabs(q) < TOL ? HUGEN : yi / q);
+            s[pos] = sf + gamma * (t - sf);
+            if (++pos == m)
+                pos = 0;
+        }
     }
+    mod->level = l;
+    mod->slope = b;
+    mod->pos = pos;
+    if (E == ETS_ERR_MUL)
+        logf += log(prod);
     *sse_out = sse;
     *logf_out = logf;
     *nobs_out = k;
     return isfinite(sse) && isfinite(logf) ? 0 : -1;
+}
+
+/* Runs over y accumulating the raw likelihood term of R's etscalc. */
+static int ets_run(struct ets_model *mod, const double *y, size_t n, double *fitted, double *sse_out,
+                   double *logf_out, size_t *nobs_out)
+{
+#define RUN(E, T, S) return run_class(mod, y, n, fitted, sse_out, logf_out, nobs_out, E, T, S)
+#define RUN_T(E, S)                                                                                                   \
+    switch (mod->spec.trend) {                                                                                        \
+    case ETS_TREND_NONE: RUN(E, ETS_TREND_NONE, S);                                                                   \
+    case ETS_TREND_ADD: RUN(E, ETS_TREND_ADD, S);                                                                     \
+    default: RUN(E, ETS_TREND_DAMPED, S);                                                                             \
+    }
+#define RUN_S(E)                                                                                                      \
+    switch (mod->spec.season) {                                                                                       \
+    case ETS_SEASON_NONE: RUN_T(E, ETS_SEASON_NONE);                                                                  \
+    case ETS_SEASON_ADD: RUN_T(E, ETS_SEASON_ADD);                                                                    \
+    default: RUN_T(E, ETS_SEASON_MUL);                                                                                \
+    }
+    if (mod->spec.error == ETS_ERR_ADD)
+        RUN_S(ETS_ERR_ADD);
+    RUN_S(ETS_ERR_MUL);
+#undef RUN_S
+#undef RUN_T
+#undef RUN
 }
 
 static double raw_lik(const struct ets_model *mod, double sse, double logf, size_t k)
@@ -436,8 +502,16 @@ static int positive_data(const double *y, size_t n)
     return 1;
 }
 
-enum fs_err ets_fit(struct ets_model *mod, const double *y, size_t n, int m, struct ets_spec spec,
-                    const struct ets_fit_opts *opts)
+/* What ets_fit_auto learns about a candidate from phase 1 alone (see fit_core). */
+struct ets_screen {
+    int mode;        /* SCREEN_ONLY: stop after phase 1; SCREEN_RESUME: start phase 2 from x */
+    double x[4];     /* phase 1's best smoothing parameters */
+    double aicc;     /* AICc at the end of phase 1: an upper bound on the fitted model's */
+};
+enum { SCREEN_NONE = 0, SCREEN_ONLY, SCREEN_RESUME };
+
+static enum fs_err fit_core(struct ets_model *mod, const double *y, size_t n, int m, struct ets_spec spec,
+                            const struct ets_fit_opts *opts, struct ets_screen *sc)
 {
     enum fs_err rc = ets_init(mod, spec, m);
     double *x = NULL, *step = NULL, *state = NULL, *work = NULL, *fixed = NULL;
@@ -515,8 +589,17 @@ enum fs_err ets_fit(struct ets_model *mod, const double *y, size_t n, int m, str
         }
         fixed[m - 1] = (spec.season == ETS_SEASON_MUL ? m : 0) - sum;
     }
-    int budget = opts && opts->max_evals > 0 ? opts->max_evals : 2000 + 40 * nx;
-    for (int st = 0; st < 3; st++) {
+    /* Phase 2 gets one run without restarts: on R's fixtures and M4 the restarts cost
+     * 40 % of the evaluations for likelihood gains below 0.5. */
+    int budget = opts && opts->max_evals > 0 ? opts->max_evals : 600 + 40 * nx;
+    int nstarts = 3;
+    if (sc && sc->mode == SCREEN_RESUME) {
+        nstarts = 0;
+        memcpy(x, sc->x, sizeof(double) * (size_t)nsmooth);
+        bestf = ets_objective(x, &t);
+        memcpy(best, x, sizeof(double) * (size_t)nsmooth);
+    }
+    for (int st = 0; st < nstarts; st++) {
         double alpha = starts[st][0] > 0 ? starts[st][0] : LOWER_SMOOTH + 0.2 * (UPPER_SMOOTH - LOWER_SMOOTH) / m;
         int k = 0;
         x[k] = alpha;
@@ -546,6 +629,18 @@ enum fs_err ets_fit(struct ets_model *mod, const double *y, size_t n, int m, str
             memcpy(best, x, sizeof(double) * (size_t)nsmooth);
         }
     }
+    if (sc && sc->mode == SCREEN_ONLY) {
+        size_t nobs = 0;
+        for (size_t i = 0; i < n; i++)
+            nobs += !isnan(y[i]);
+        double np = npar + 1, nn = (double)nobs;
+        sc->aicc = isfinite(bestf) && nn - np - 1 > 0 ? bestf + 2 * np + 2 * np * (np + 1) / (nn - np - 1) : INFINITY;
+        memcpy(sc->x, best, sizeof(double) * (size_t)nsmooth);
+        mod->evals = evals;
+        free(best);
+        rc = FS_OK;
+        goto out;
+    }
     t.fix_ls = 0;
     t.free_season = free_season;
     memcpy(x, best, sizeof(double) * (size_t)nsmooth);
@@ -564,7 +659,7 @@ enum fs_err ets_fit(struct ets_model *mod, const double *y, size_t n, int m, str
             step[k++] = spec.season == ETS_SEASON_MUL ? 0.01 : 0.05 * sd;
         }
     if (isfinite(bestf)) {
-        struct nm_opts no = {.max_evals = budget, .reltol = 1e-8, .restarts = 2};
+        struct nm_opts no = {.max_evals = budget, .reltol = 1e-8, .restarts = 0};
         double fmin;
         int used = 0;
         nm_minimise(ets_objective, &t, x, nx, step, NULL, NULL, &no, &fmin, &used);
@@ -590,18 +685,36 @@ out:
     return rc;
 }
 
+enum fs_err ets_fit(struct ets_model *mod, const double *y, size_t n, int m, struct ets_spec spec,
+                    const struct ets_fit_opts *opts)
+{
+    return fit_core(mod, y, n, m, spec, opts, NULL);
+}
+
+/* Early rejection: every candidate first gets phase 1 only (its smoothing parameters
+ * with the decomposition's initial states), whose AICc bounds the fitted model's from
+ * above. The full fit then runs in order of that bound, and a candidate whose bound is
+ * worse than the best fitted AICc by more than what phase 2 gains in practice is
+ * dropped, and at most SCREEN_KEEP candidates get a full fit: on M4 Hourly the choice
+ * and its accuracy are the same as with 4 full fits, at a tenth of the first cost. */
+#define SCREEN_MARGIN 20.0 /* AICc units */
+#define SCREEN_KEEP 2      /* full fits at most */
+
 enum fs_err ets_fit_auto(struct ets_model *mod, const double *y, size_t n, int m, int additive_only,
                          const struct ets_fit_opts *opts)
 {
     static const enum ets_error errs[] = {ETS_ERR_ADD, ETS_ERR_MUL};
     static const enum ets_trend trends[] = {ETS_TREND_NONE, ETS_TREND_ADD, ETS_TREND_DAMPED};
     static const enum ets_season seasons[] = {ETS_SEASON_NONE, ETS_SEASON_ADD, ETS_SEASON_MUL};
-    int pos = positive_data(y, n);
-    int found = 0;
+    struct {
+        struct ets_spec sp;
+        struct ets_screen sc;
+    } cand[18];
+    int nc = 0, pos = positive_data(y, n), found = 0, evals = 0;
     enum fs_err last = FS_EDATA;
     memset(mod, 0, sizeof(*mod));
-    for (int ie = 0; ie < 2; ie++) {
-        for (int it = 0; it < 3; it++) {
+    for (int ie = 0; ie < 2; ie++)
+        for (int it = 0; it < 3; it++)
             for (int is = 0; is < 3; is++) {
                 struct ets_spec sp = {errs[ie], trends[it], seasons[is]};
                 if (sp.error == ETS_ERR_MUL && (!pos || additive_only))
@@ -610,27 +723,56 @@ enum fs_err ets_fit_auto(struct ets_model *mod, const double *y, size_t n, int m
                     continue;
                 if (sp.season != ETS_SEASON_NONE && (m < 2 || n < (size_t)(2 * m)))
                     continue;
-                struct ets_model cand;
-                enum fs_err rc = ets_fit(&cand, y, n, m, sp, opts);
-                if (rc == FS_ENOMEM) {
-                    ets_release(&cand);
-                    if (found)
-                        ets_release(mod);
+                struct ets_model tmp;
+                cand[nc].sp = sp;
+                cand[nc].sc = (struct ets_screen){.mode = SCREEN_ONLY, .aicc = INFINITY};
+                enum fs_err rc = fit_core(&tmp, y, n, m, sp, opts, &cand[nc].sc);
+                evals += tmp.evals;
+                ets_release(&tmp);
+                if (rc == FS_ENOMEM)
                     return rc;
+                if (rc != FS_OK) {
+                    last = rc;
+                    continue;
                 }
-                if (rc == FS_OK && isfinite(cand.aicc) && (!found || cand.aicc < mod->aicc)) {
-                    if (found)
-                        ets_release(mod);
-                    *mod = cand; /* the ring moves with it */
-                    found = 1;
-                } else {
-                    if (rc != FS_OK)
-                        last = rc;
-                    ets_release(&cand);
-                }
+                if (isfinite(cand[nc].sc.aicc))
+                    nc++;
             }
+    /* insertion sort by the phase-1 bound */
+    for (int i = 1; i < nc; i++)
+        for (int j = i; j > 0 && cand[j].sc.aicc < cand[j - 1].sc.aicc; j--) {
+            __typeof__(cand[0]) sw = cand[j];
+            cand[j] = cand[j - 1];
+            cand[j - 1] = sw;
+        }
+    int full = 0;
+    for (int i = 0; i < nc && full < SCREEN_KEEP; i++) {
+        if (found && cand[i].sc.aicc > mod->aicc + SCREEN_MARGIN)
+            break; /* sorted: the rest are worse still */
+        struct ets_model fit;
+        cand[i].sc.mode = SCREEN_RESUME;
+        enum fs_err rc = fit_core(&fit, y, n, m, cand[i].sp, opts, &cand[i].sc);
+        evals += fit.evals;
+        full++;
+        if (rc == FS_ENOMEM) {
+            ets_release(&fit);
+            if (found)
+                ets_release(mod);
+            return rc;
+        }
+        if (rc == FS_OK && isfinite(fit.aicc) && (!found || fit.aicc < mod->aicc)) {
+            if (found)
+                ets_release(mod);
+            *mod = fit; /* the ring moves with it */
+            found = 1;
+        } else {
+            if (rc != FS_OK)
+                last = rc;
+            ets_release(&fit);
         }
     }
+    if (found)
+        mod->evals = evals;
     return found ? FS_OK : last;
 }
 
