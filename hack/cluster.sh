@@ -17,6 +17,7 @@ if [ "$NAME" = foresight ]; then KC_DEFAULT=$ROOT/_out/kubeconfig; else KC_DEFAU
 export KUBECONFIG=${FORESIGHT_KUBECONFIG:-$KC_DEFAULT}
 export PATH=$BIN:$PATH
 source "$ROOT/hack/versions.env"
+source "$ROOT/hack/lib/poll.sh"
 
 NODES=${NODES:-4}
 NODE_CPU=${NODE_CPU:-8}
@@ -66,11 +67,7 @@ log() { echo "cluster: $*" >&2; }
 # wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND until it succeeds.
 wait_for() {
   local timeout=$1 what=$2; shift 2
-  local deadline=$(( $(date +%s) + timeout ))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || die "timed out after ${timeout}s waiting for $what"
-    sleep 0.5
-  done
+  poll_until "$timeout" 0.5 "$@" || die "timed out after ${timeout}s waiting for $what"
 }
 
 kwok_module_dir() {

@@ -1,5 +1,6 @@
 # Shared helpers for the e2e shell tests: sourced, not run.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../../hack/lib/poll.sh"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 info() { echo "--- $*"; }
@@ -7,11 +8,7 @@ info() { echo "--- $*"; }
 # poll SECONDS DESCRIPTION COMMAND...: runs COMMAND until it succeeds, or fails the test.
 poll() {
   local timeout=$1 what=$2; shift 2
-  local deadline=$(( $(date +%s) + timeout ))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || fail "timed out after ${timeout}s: $what"
-    sleep 1
-  done
+  poll_until "$timeout" 1 "$@" || fail "timed out after ${timeout}s: $what"
 }
 
 # new_namespace NAME: creates a fresh namespace for this test in $NS, deleted when the test
