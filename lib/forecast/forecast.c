@@ -84,9 +84,33 @@ static enum fs_err fit_arima(struct fc_model *mod, const double *y, size_t n, in
     return FS_OK;
 }
 
-/* Mean absolute error of a model fitted on y[0..cut) over y[cut..n). */
-static double holdout_mae(enum fc_method method, const double *y, size_t n, size_t cut, int m,
-                          const struct fc_options *o)
+/* The order the hold-out chose, refitted on all of y (no new order search). */
+static enum fs_err refit_arima(struct fc_model *mod, const double *y, size_t n, const struct arima_order *order,
+                               int m)
+{
+    double *w = malloc(sizeof(double) * n);
+    if (!w)
+        return FS_ENOMEM;
+    fc_interpolate(y, n, w);
+    arima_release(&mod->arima);
+    enum fs_err rc = arima_fit(&mod->arima, w, n, order);
+    free(w);
+    if (rc != FS_OK)
+        return rc;
+    mod->method = FC_ARIMA;
+    mod->m = m;
+    arima_name(&mod->arima, mod->name, sizeof(mod->name));
+    return FS_OK;
+}
+
+static const double cal_p[FC_CAL_GRID] = {0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99};
+#define CAL_PRIOR 30.0 /* held-out values worth as much as the model's own band */
+
+/* A model fitted on y[0..cut) forecasts y[cut..n): its mean absolute error, and in absz
+ * (n - cut values, *nz set) the absolute standardised errors against its 80 % band.
+ * keep (may be NULL) gets the fitted model, for its spec or order. */
+static double holdout_eval(enum fc_method method, const double *y, size_t n, size_t cut, int m,
+                           const struct fc_options *o, double *absz, size_t *nz, struct fc_model *keep)
 {
     struct fc_model tmp;
     memset(&tmp, 0, sizeof(tmp));
@@ -102,19 +126,55 @@ static double holdout_mae(enum fc_method method, const double *y, size_t n, size
         rc = fit_ets(&tmp, method, y, cut, m, o);
     double mae = INFINITY;
     struct fc_result r;
-    if (rc == FS_OK && fc_predict(&tmp, (int)(n - cut), NULL, 0, &r) == FS_OK) {
-        double s = 0;
+    static const double lv80[] = {80};
+    *nz = 0;
+    if (rc == FS_OK && fc_predict(&tmp, (int)(n - cut), lv80, 1, &r) == FS_OK) {
+        double s = 0, z80 = fc_qnorm(0.9);
         size_t k = 0;
         for (size_t i = cut; i < n; i++)
             if (isfinite(y[i])) {
-                s += fabs(y[i] - r.mean[i - cut]);
+                double f = r.mean[i - cut], d = y[i] - f;
+                s += fabs(d);
                 k++;
+                double half = d > 0 ? r.upper[i - cut] - f : f - r.lower[i - cut];
+                if (half > 0 && isfinite(half))
+                    absz[(*nz)++] = fabs(d) / half * z80;
             }
         mae = k ? s / (double)k : INFINITY;
         fc_result_release(&r);
     }
-    fc_model_release(&tmp);
+    if (keep && mae < INFINITY)
+        *keep = tmp;
+    else
+        fc_model_release(&tmp);
     return mae;
+}
+
+/* band_k from the chosen family's standardised hold-out errors (see forecast.h). */
+static void calibrate(struct fc_model *mod, double *absz, size_t nz)
+{
+    if (nz < 10)
+        return;
+    fc_sort(absz, nz);
+    double w = (double)nz / ((double)nz + CAL_PRIOR);
+    for (int i = 0; i < FC_CAL_GRID; i++) {
+        double k = fc_quantile_sorted(absz, nz, cal_p[i]) / fc_qnorm(0.5 + cal_p[i] / 2);
+        k = fmin(fmax(k, 0.25), 4.0);
+        mod->band_k[i] = w * k + (1 - w);
+    }
+    mod->calibrated = 1;
+}
+
+static double band_stretch(const struct fc_model *mod, double level)
+{
+    double p = level / 100;
+    if (p <= cal_p[0])
+        return mod->band_k[0];
+    for (int i = 1; i < FC_CAL_GRID; i++)
+        if (p <= cal_p[i])
+            return mod->band_k[i - 1] +
+                   (mod->band_k[i] - mod->band_k[i - 1]) * (p - cal_p[i - 1]) / (cal_p[i] - cal_p[i - 1]);
+    return mod->band_k[FC_CAL_GRID - 1];
 }
 
 enum fs_err fc_fit(struct fc_model *mod, const double *y_in, size_t n_in, const struct fc_options *opts)
@@ -185,25 +245,47 @@ enum fs_err fc_fit(struct fc_model *mod, const double *y_in, size_t n_in, const 
             m = 1;
     }
     enum fc_method method = o.method;
+    double *absz = NULL;
+    size_t nz = 0;
+    struct fc_model chosen; /* the hold-out fit of the winner: its spec or order is reused */
+    memset(&chosen, 0, sizeof(chosen));
     if (method == FC_AUTO) {
         size_t hold = (size_t)(o.horizon > 0 ? o.horizon : (m > 1 ? m : 10));
         if (hold > n / 4)
             hold = n / 4;
         size_t cut = n - hold;
+        method = FC_ETS;
         if (hold >= 4 && cut >= (size_t)(m > 1 ? 2 * m : 10) + 10) {
-            double e_ets = holdout_mae(FC_ETS, y, n, cut, m, &o);
-            double e_ar = holdout_mae(FC_ARIMA, y, n, cut, m, &o);
-            double e_sn = m > 1 ? holdout_mae(FC_SNAIVE, y, n, cut, m, &o) : holdout_mae(FC_NAIVE, y, n, cut, 1, &o);
-            method = FC_ETS;
-            double best = e_ets;
-            if (e_ar < best) {
-                method = FC_ARIMA;
-                best = e_ar;
+            static const enum fc_method cands[3] = {FC_ETS, FC_ARIMA, FC_SNAIVE};
+            double *zbuf = malloc(sizeof(double) * 2 * hold);
+            if (!zbuf) {
+                free(y);
+                return FS_ENOMEM;
             }
-            if (e_sn < best)
-                method = m > 1 ? FC_SNAIVE : FC_NAIVE;
-        } else {
-            method = FC_ETS;
+            double best = INFINITY;
+            for (int c = 0; c < 3; c++) {
+                enum fc_method cm = cands[c] == FC_SNAIVE && m <= 1 ? FC_NAIVE : cands[c];
+                struct fc_model fitted;
+                size_t nzc;
+                double *zc = absz == zbuf ? zbuf + hold : zbuf;
+                double e = holdout_eval(cm, y, n, cut, m, &o, zc, &nzc, &fitted);
+                if (e < best) {
+                    best = e;
+                    method = cm;
+                    fc_model_release(&chosen);
+                    chosen = fitted;
+                    absz = zc;
+                    nz = nzc;
+                } else if (e < INFINITY) {
+                    fc_model_release(&fitted);
+                }
+            }
+            if (!absz)
+                free(zbuf);
+            else if (absz != zbuf) {
+                memmove(zbuf, absz, sizeof(double) * nz);
+                absz = zbuf;
+            }
         }
     }
     rc = FS_EINVAL;
@@ -215,7 +297,22 @@ enum fs_err fc_fit(struct fc_model *mod, const double *y_in, size_t n_in, const 
             rc = fit_simple(mod, SIMPLE_NAIVE, y, n, 1);
             break;
         }
-        rc = fit_ets(mod, method, y, n, m, &o);
+        if (chosen.method == FC_ETS) {
+            /* auto: the family member the hold-out picked, refitted on everything */
+            struct ets_fit_opts eo = {.max_evals = o.ets_max_evals};
+            rc = ets_fit(&mod->ets, y, n, chosen.ets.m, chosen.ets.spec, &eo);
+            if (rc == FS_OK) {
+                mod->method = FC_ETS;
+                mod->m = mod->ets.m;
+                ets_name(&mod->ets, mod->name, sizeof(mod->name));
+            } else {
+                ets_release(&mod->ets);
+            }
+        } else {
+            rc = FS_EINVAL;
+        }
+        if (rc != FS_OK && rc != FS_ENOMEM)
+            rc = fit_ets(mod, method, y, n, m, &o);
         if (rc != FS_OK && rc != FS_ENOMEM) {
             mod->fallback = "ETS fit failed: seasonal naive or naive";
             rc = m > 1 ? fit_simple(mod, SIMPLE_SNAIVE, y, n, m) : FS_EDATA;
@@ -229,7 +326,9 @@ enum fs_err fc_fit(struct fc_model *mod, const double *y_in, size_t n_in, const 
             rc = fit_simple(mod, SIMPLE_NAIVE, y, n, 1);
             break;
         }
-        rc = fit_arima(mod, y, n, m);
+        rc = chosen.method == FC_ARIMA ? refit_arima(mod, y, n, &chosen.arima.o, m) : FS_EINVAL;
+        if (rc != FS_OK && rc != FS_ENOMEM)
+            rc = fit_arima(mod, y, n, m);
         if (rc != FS_OK && rc != FS_ENOMEM) {
             mod->fallback = "ARIMA fit failed: ETS";
             rc = fit_ets(mod, FC_ETS, y, n, m, &o);
@@ -253,6 +352,10 @@ enum fs_err fc_fit(struct fc_model *mod, const double *y_in, size_t n_in, const 
     default:
         rc = FS_EINVAL;
     }
+    fc_model_release(&chosen);
+    if (rc == FS_OK && absz)
+        calibrate(mod, absz, nz);
+    free(absz);
     free(y);
     return rc;
 }
@@ -291,6 +394,15 @@ enum fs_err fc_predict(const struct fc_model *mod, int h, const double *levels, 
     if (rc != FS_OK)
         return rc;
     size_t nb = (size_t)h * (size_t)nlevels;
+    if (mod->calibrated)
+        for (int j = 0; j < nlevels; j++) {
+            double k = band_stretch(mod, r->levels[j]);
+            for (int i = 0; i < h; i++) {
+                size_t q = (size_t)i * (size_t)nlevels + (size_t)j;
+                r->lower[q] = r->mean[i] - k * (r->mean[i] - r->lower[q]);
+                r->upper[q] = r->mean[i] + k * (r->upper[q] - r->mean[i]);
+            }
+        }
     for (int i = 0; i < h; i++)
         r->mean[i] *= mod->scale;
     for (size_t i = 0; i < nb; i++) {

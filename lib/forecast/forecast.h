@@ -7,7 +7,13 @@
  *     naive; a model fit that fails: seasonal naive, else naive;
  *   - NaN gaps: the models coast through them (ETS, naive) without imputing; ARIMA
  *     is fitted on a linearly interpolated copy;
- *   - values beyond 1e6 or below 1e-3 in magnitude: fitted on a rescaled copy. */
+ *   - values beyond 1e6 or below 1e-3 in magnitude: fitted on a rescaled copy.
+ * Intervals of `auto` are calibrated on its hold-out: the chosen family's forecasts of
+ * the held-out stretch give standardised errors z = (y - mean) / (half-width of the 80 %
+ * band / 1.2816); at each coverage p the bands are stretched by the ratio of the
+ * empirical p-quantile of |z| to the normal one, shrunk towards 1 by the number of
+ * held-out values (resource series have heavy tails: normal 80 % bands are too wide
+ * and 95 % bands too narrow). The named families keep their model's own bands. */
 #ifndef FC_FORECAST_H
 #define FC_FORECAST_H
 
@@ -37,6 +43,8 @@ struct fc_options {
     int horizon;        /* the horizon that matters, for auto's hold-out (0: one season) */
 };
 
+#define FC_CAL_GRID 8
+
 struct fc_model {
     enum fc_method method;   /* the family actually used (after any fallback) */
     int m;                   /* season used (1 = none) */
@@ -48,6 +56,8 @@ struct fc_model {
     struct arima_model arima;
     double constant;         /* for a constant series */
     int is_constant;
+    int calibrated;          /* band_k holds the hold-out's band stretch (auto only) */
+    double band_k[FC_CAL_GRID]; /* at coverages 0.5 0.6 0.7 0.8 0.9 0.95 0.975 0.99 */
 };
 
 /* Parses "auto", "ets", "hw", "arima", "naive", "snaive", "mean"; -1 if unknown. */
