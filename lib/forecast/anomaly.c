@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forecast/fc_math.h"
+
 enum fs_err kofn_init(struct kofn *d, int k, int n)
 {
     memset(d, 0, sizeof(*d));
@@ -125,4 +127,73 @@ int hw_aberrant_push(struct hw_aberrant *h, double y, double *pred, double *lo, 
     uint64_t mask = h->window == 64 ? ~0ull : ((1ull << h->window) - 1);
     h->hist = ((h->hist << 1) | (uint64_t)violation) & mask;
     return __builtin_popcountll(h->hist) >= h->threshold;
+}
+
+enum fs_err anom_lik_init(struct anom_lik *a, int short_w, int long_w)
+{
+    memset(a, 0, sizeof(*a));
+    if (short_w < 1 || long_w < short_w)
+        return FS_EINVAL;
+    a->short_w = short_w;
+    a->long_w = long_w;
+    a->sring = calloc((size_t)short_w, sizeof(double));
+    a->lring = calloc((size_t)long_w, sizeof(double));
+    if (!a->sring || !a->lring) {
+        anom_lik_release(a);
+        return FS_ENOMEM;
+    }
+    return FS_OK;
+}
+
+void anom_lik_release(struct anom_lik *a)
+{
+    free(a->sring);
+    free(a->lring);
+    memset(a, 0, sizeof(*a));
+}
+
+double anom_lik_push(struct anom_lik *a, double raw)
+{
+    if (!isfinite(raw))
+        return 1;
+    if (a->scount == a->short_w)
+        a->ssum -= a->sring[a->spos];
+    else
+        a->scount++;
+    a->sring[a->spos] = raw;
+    a->ssum += raw;
+    a->spos = (a->spos + 1) % a->short_w;
+    double avg = a->ssum / a->scount;
+    /* the tail probability against the history before this sample */
+    double p = 1;
+    if (a->lcount >= a->short_w + 30) {
+        double mu = a->lsum / a->lcount;
+        double var = a->lsq / a->lcount - mu * mu;
+        /* a floor on the spread: a perfectly quiet history must not make every
+         * wobble infinitely unlikely */
+        double sd = sqrt(var > 0 ? var : 0);
+        sd = fmax(sd, 0.05 * fabs(mu) + 1e-12);
+        p = fc_pnorm(-(avg - mu) / sd);
+    }
+    if (a->lcount == a->long_w) {
+        double old = a->lring[a->lpos];
+        a->lsum -= old;
+        a->lsq -= old * old;
+    } else {
+        a->lcount++;
+    }
+    a->lring[a->lpos] = avg;
+    a->lsum += avg;
+    a->lsq += avg * avg;
+    a->lpos = (a->lpos + 1) % a->long_w;
+    /* running sums drift with the subtractions: resum exactly now and then */
+    if (++a->pushed >= 4L * a->long_w) {
+        a->pushed = 0;
+        a->lsum = a->lsq = 0;
+        for (int i = 0; i < a->lcount; i++) {
+            a->lsum += a->lring[i];
+            a->lsq += a->lring[i] * a->lring[i];
+        }
+    }
+    return p;
 }

@@ -45,4 +45,23 @@ void hw_aberrant_release(struct hw_aberrant *h);
  * they are NaN during the bootstrap season. */
 int hw_aberrant_push(struct hw_aberrant *h, double y, double *pred, double *lo, double *hi);
 
+struct anom_lik {
+    int short_w, long_w;
+    double *sring;      /* last short_w raw scores */
+    int spos, scount;
+    double ssum;
+    double *lring;      /* last long_w short-window means */
+    int lpos, lcount;
+    double lsum, lsq;
+    long pushed;        /* samples since the last exact resummation */
+};
+
+/* FS_EINVAL unless 1 <= short_w <= long_w; FS_ENOMEM. */
+enum fs_err anom_lik_init(struct anom_lik *a, int short_w, int long_w);
+void anom_lik_release(struct anom_lik *a);
+/* Pushes a raw score (>= 0; NaN is skipped and returns 1) and returns the upper-tail
+ * probability of the current short-window mean: near 1 when ordinary, tiny when
+ * anomalous; 1 until the long window holds short_w + 30 means. */
+double anom_lik_push(struct anom_lik *a, double raw);
+
 #endif

@@ -258,6 +258,7 @@ static int bench_res(const char *list)
 }
 
 #define NAB_HOLD 288 /* samples of silence after an alarm */
+#define NAB_ALARMS 6
 
 /* NAB: for each file, flags of three detectors at their defaults and a few variants. */
 static int bench_nab(const char *list, const char *outdir)
@@ -325,9 +326,13 @@ static int bench_nab(const char *list, const char *outdir)
         /* raw k-of-n flags, and the same as alarms: a rising edge, then silence for
          * HOLD samples (what an operator would page on) */
         fprintf(fo, "band99_3of5,band99_1of1,band999_2of3,hw_7of9,hw_3of5,"
-                    "alarm_band99_3of5,alarm_band999_2of3,alarm_hw_7of9\n");
-        int prev[3] = {0, 0, 0};
-        size_t quiet[3] = {0, 0, 0};
+                    "alarm_band99_3of5,alarm_band999_2of3,alarm_hw_7of9,alik_1e-5,alik_1e-4,alik_1e-3\n");
+        int prev[NAB_ALARMS] = {0};
+        size_t quiet[NAB_ALARMS] = {0};
+        /* anomaly likelihood on the absolute one-step errors: 10-sample mean against a
+         * long window of those means (Numenta's defaults: 10 and 8640 five-minute steps) */
+        struct anom_lik al;
+        int alok = anom_lik_init(&al, 10, 8640) == FS_OK;
         /* detectors */
         struct fc_model mod;
         struct fc_options fo_opts = {.method = FC_ETS, .season = m > 1 && (size_t)(2 * m) <= probation ? m : 1,
@@ -350,6 +355,7 @@ static int bench_nab(const char *list, const char *outdir)
                 f4 = hw_aberrant_push(&h1, y, NULL, NULL, NULL);
                 f5 = hw_aberrant_push(&h2, y, NULL, NULL, NULL);
             }
+            double tail = 1;
             if (have && i >= trainrows) {
                 static const double lv[] = {99, 99.9};
                 struct fc_result r;
@@ -357,6 +363,8 @@ static int bench_nab(const char *list, const char *outdir)
                 if (fc_predict(&mod, 1, lv, 2, &r) == FS_OK) {
                     v99 = isfinite(y) && (y < r.lower[0] || y > r.upper[0]);
                     v999 = isfinite(y) && (y < r.lower[1] || y > r.upper[1]);
+                    if (alok)
+                        tail = anom_lik_push(&al, fabs(y - r.mean[0]));
                     fc_result_release(&r);
                 }
                 f1 = kofn_push(&k1, v99);
@@ -364,19 +372,22 @@ static int bench_nab(const char *list, const char *outdir)
                 f3 = kofn_push(&k3, v999);
                 fc_update(&mod, y);
             }
-            int raw[3] = {f1, f3, f4}, al[3];
-            for (int k = 0; k < 3; k++) {
-                al[k] = raw[k] && !prev[k] && i >= quiet[k];
-                if (al[k])
+            int raw[NAB_ALARMS] = {f1, f3, f4, tail < 1e-5, tail < 1e-4, tail < 1e-3}, alarm[NAB_ALARMS];
+            for (int k = 0; k < NAB_ALARMS; k++) {
+                alarm[k] = raw[k] && !prev[k] && i >= quiet[k];
+                if (alarm[k])
                     quiet[k] = i + NAB_HOLD;
                 prev[k] = raw[k];
             }
-            fprintf(fo, "%d,%d,%d,%d,%d,%d,%d,%d\n", f1, f2, f3, f4, f5, al[0], al[1], al[2]);
+            fprintf(fo, "%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d\n", f1, f2, f3, f4, f5, alarm[0], alarm[1], alarm[2],
+                    alarm[3], alarm[4], alarm[5]);
         }
         fprintf(stderr, "nab: %s rows=%zu season=%d %.3fs\n", rel, n, m, now_s() - t0);
         fclose(fo);
         if (have)
             fc_model_release(&mod);
+        if (alok)
+            anom_lik_release(&al);
         hw_aberrant_release(&h1);
         hw_aberrant_release(&h2);
         free(v);

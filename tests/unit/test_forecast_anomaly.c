@@ -1,5 +1,6 @@
-/* Unit tests for lib/forecast/anomaly: k-of-n counting and the Holt-Winters aberrant
- * detector (RRDtool semantics) on seeded series with and without injected faults. */
+/* Unit tests for lib/forecast/anomaly: k-of-n counting, the Holt-Winters aberrant
+ * detector (RRDtool semantics) and the anomaly likelihood, on seeded series with and
+ * without injected faults. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,11 +72,48 @@ static void test_hw_aberrant_flags_a_fault_and_not_noise(void **state)
     hw_aberrant_release(&h);
 }
 
+/* The likelihood of a sustained burst of large errors is tiny within the short window,
+ * while ordinary noise of any scale rarely comes near the alarm threshold. */
+static void test_anomaly_likelihood_flags_a_burst_not_noise(void **state)
+{
+    (void)state;
+    struct anom_lik a;
+    assert_int_equal(anom_lik_init(&a, 0, 10), FS_EINVAL);
+    assert_int_equal(anom_lik_init(&a, 20, 10), FS_EINVAL);
+    static const double scales[] = {1e-3, 1.0, 1e6};
+    for (size_t s = 0; s < sizeof(scales) / sizeof(scales[0]); s++) {
+        assert_int_equal(anom_lik_init(&a, 10, 2000), FS_OK);
+        struct fc_rng r;
+        fc_rng_init(&r, 7 + s);
+        int low = 0;
+        for (int t = 0; t < 3000; t++) {
+            double p = anom_lik_push(&a, scales[s] * fabs(fc_rng_normal(&r)));
+            assert_true(p >= 0 && p <= 1);
+            if (t < 40)
+                assert_true(p == 1); /* too little history for a verdict */
+            low += p < 1e-5;
+        }
+        /* the short-window mean of |noise| is skewed, so the Gaussian tail is not
+         * exact: rare verdicts below 1e-5 happen, but fewer than 1 in 1000 samples */
+        assert_true(low <= 3);
+        /* a NaN score is no evidence either way */
+        assert_true(anom_lik_push(&a, NAN) == 1);
+        /* errors five times the usual: flagged within the short window */
+        int at = -1;
+        for (int t = 0; t < 10 && at < 0; t++)
+            if (anom_lik_push(&a, 5 * scales[s] * (1 + fabs(fc_rng_normal(&r)))) < 1e-5)
+                at = t;
+        assert_true(at >= 0);
+        anom_lik_release(&a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kofn_counts_the_window),
         cmocka_unit_test(test_hw_aberrant_flags_a_fault_and_not_noise),
+        cmocka_unit_test(test_anomaly_likelihood_flags_a_burst_not_noise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,12 @@
 /* Unit tests for lib/forecast's building blocks and front door: normal and t quantiles,
  * naive/snaive/mean against R forecast fixtures, seasonality detection, the online
- * update, and the documented behaviour on degenerate input (never a NaN). */
+ * update, the documented behaviour on degenerate input (never a NaN), and the hold-out
+ * calibration of auto's bands. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
@@ -260,6 +263,55 @@ static void test_degenerate_input_never_nan(void **state)
     assert_int_equal(fc_method_parse("bogus"), -1);
 }
 
+/* Heavy-tailed noise (10 % of the errors five times larger): normal bands from the
+ * residual variance cover far more than 80 %; auto's hold-out calibration brings the
+ * coverage of a long continuation back to nominal. */
+static double coverage(enum fc_method method, const double *y, size_t n, size_t ntest, int level_index,
+                       int *calibrated)
+{
+    struct fc_options o = {.method = method, .season = 24, .horizon = 48};
+    struct fc_model mod;
+    assert_int_equal(fc_fit(&mod, y, n, &o), FS_OK);
+    *calibrated = mod.calibrated;
+    struct fc_result r;
+    assert_int_equal(fc_predict(&mod, (int)ntest, levels, 2, &r), FS_OK);
+    int in = 0;
+    for (size_t i = 0; i < ntest; i++) {
+        double v = y[n + i];
+        in += v >= r.lower[2 * i + (size_t)level_index] && v <= r.upper[2 * i + (size_t)level_index];
+    }
+    fc_result_release(&r);
+    fc_model_release(&mod);
+    return (double)in / (double)ntest;
+}
+
+static void test_auto_bands_are_calibrated_on_the_holdout(void **state)
+{
+    (void)state;
+    enum { N = 24 * 40, NTEST = 24 * 40 };
+    double *y = malloc(sizeof(double) * (N + NTEST));
+    assert_non_null(y);
+    struct fc_rng rng;
+    fc_rng_init(&rng, 424242);
+    for (size_t t = 0; t < N + NTEST; t++) {
+        double e = fc_rng_normal(&rng);
+        if (fc_rng_uniform(&rng) < 0.1)
+            e *= 5;
+        y[t] = 50 + 10 * sin(2 * M_PI * (double)t / 24) + e;
+    }
+    int cal;
+    double ets80 = coverage(FC_ETS, y, N, NTEST, 0, &cal);
+    assert_false(cal);
+    double auto80 = coverage(FC_AUTO, y, N, NTEST, 0, &cal);
+    assert_true(cal);
+    double auto95 = coverage(FC_AUTO, y, N, NTEST, 1, &cal);
+    fprintf(stderr, "  80 %% coverage: ets %.3f, auto %.3f; 95 %%: auto %.3f\n", ets80, auto80, auto95);
+    assert_true(ets80 > 0.88);
+    assert_true(auto80 >= 0.74 && auto80 <= 0.86);
+    assert_true(auto95 >= 0.91 && auto95 <= 0.99);
+    free(y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_season_detects_one_and_two_periods),
         cmocka_unit_test(test_ets_update_equals_batch),
         cmocka_unit_test(test_degenerate_input_never_nan),
+        cmocka_unit_test(test_auto_bands_are_calibrated_on_the_holdout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,6 +63,19 @@ def m4_table(rows):
                 speed = fr / fa if fa else None
         print(f"{m:<8} {len(ser):6d} {fmt(sm)} {fmt(ms)} {fmt(owa)} {fmt(c80, 7)} {fmt(c95, 7)} {fmt(fit, 9, 4)} "
               f"{fmt(ratio, 13)} {fmt(speed, 16, 1)}")
+    pairs = [("ets", "r_ets"), ("hw", "r_hw"), ("arima", "r_arima"), ("ets", "sm_es"), ("auto", "r_ets")]
+    print("\nfit time, like for like, on the series both ran on (ratio > 1: ours faster):")
+    print(f"{'ours':<8} {'reference':<9} {'series':>6} {'ours s':>9} {'ref s':>9} {'ref/ours':>9}")
+    for a, b in pairs:
+        if a not in by or b not in by:
+            continue
+        both = [s for s in by[a] if s in by[b] and num(by[a][s][5]) is not None and num(by[b][s][5]) is not None
+                and by[b][s][3] != "NA"]
+        if not both:
+            continue
+        fa = mean([num(by[a][s][5]) for s in both])
+        fb = mean([num(by[b][s][5]) for s in both])
+        print(f"{a:<8} {b:<9} {len(both):6d} {fmt(fa, 9, 4)} {fmt(fb, 9, 4)} {fmt(fb / fa if fa else None, 9, 1)}")
     print("OWA is relative to Naive2 computed on the same series (equal to the published 18.383 / 2.395 on all 414).")
     print("Published M4 Hourly OWA: seasonal naive 0.627, best entry (Doornik) 0.410.")
 
