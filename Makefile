@@ -130,3 +130,9 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 -include $(E2E_SRC:%.c=$(BUILD)/%.d)
+
+# ---- tests of the kubectl-foresight binary itself (tests/cli/, issue 4); no cluster ----
+.PHONY: test-cli
+test-cli: $(BUILD)/bin/kubectl-foresight
+	BIN=$(BUILD) tests/cli/test_cli.sh
+test: test-cli

@@ -38,7 +38,8 @@ static void help(FILE *out)
             "  --level L          band level in percent (default 99)\n"
             "  --k K, --n N       K of the last N samples (defaults 3 of 5 for band, 7 of 9 for hw)\n"
             "  --train N          samples used to fit before detecting (default: 15%% of the\n"
-            "                     series, at least two seasons when there are enough)\n"
+            "                     series, grown up to 40%% until a season is detected, and\n"
+            "                     at least three seasons when there are enough)\n"
             "  --refit N          refit the band model every N samples on the recent past (0: never)\n"
             "  --alpha A --beta B --gamma G --delta D\n"
             "                     hw parameters (defaults 0.1, 0.0035, 0.1, 2)\n"
@@ -207,10 +208,19 @@ int cmd_anomalies(int argc, char **argv)
         m = 1;
         if (season_detect(s.v, train, 0, 0, &sr) == FS_OK && sr.count > 0)
             m = sr.p[0].period;
+        /* 15 % of a short series may hold less than two cycles of a daily season: grow
+         * the default training part (up to 40 %) until one shows */
+        while (m == 1 && ao.train <= 0 && train < (size_t)(0.4 * (double)s.n)) {
+            train = (size_t)fmin(1.5 * (double)train + 1, 0.4 * (double)s.n);
+            if (season_detect(s.v, train, 0, 0, &sr) == FS_OK && sr.count > 0)
+                m = sr.p[0].period;
+        }
         ao.fo.season = m;
     }
-    if (ao.train <= 0 && m > 1 && train < (size_t)(2 * m) && s.n >= (size_t)(4 * m))
-        train = (size_t)(2 * m);
+    /* a seasonal ETS fits m - 1 initial season states besides its parameters: three
+     * seasons leave it enough data, two do not */
+    if (ao.train <= 0 && m > 1 && train < (size_t)(3 * m) && s.n >= (size_t)(4 * m))
+        train = (size_t)(3 * m);
     if (train >= s.n || train < 2) {
         fprintf(stderr, "%s: %s: %zu samples leave nothing to examine after training on %zu\n", prog, argv[optind],
                 s.n, train);
