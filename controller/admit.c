@@ -2,6 +2,7 @@
 #include "admit.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void claim_key(const char *ns, const char *name, char *buf, size_t len)
@@ -120,4 +121,59 @@ double admit_load(const struct ledger *l, int64_t now)
         used += (double)ledger_reserved(l, n, CURVE_CPU, now);
     }
     return cap > 0 ? used / cap : 0;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+    const struct admit_item *x = a, *y = b;
+    int c = priority_key_cmp(&x->key, &y->key);
+    return c ? c : strcmp(x->ns, y->ns);
+}
+
+enum fs_err admit_in_order(struct ledger *l, struct admit_item *items, size_t n, int64_t now)
+{
+    enum fs_err ret = FS_OK;
+    qsort(items, n, sizeof(*items), cmp_item);
+    for (size_t i = 0; i < n; i++) {
+        struct admit_item *it = &items[i];
+        enum fs_err rc = FS_OK;
+        it->fits = 0;
+        if (it->mine) {
+            rc = admit_check(l, it->cv, now, &it->res);
+            if (rc != FS_OK) {
+                ret = rc;
+                continue;
+            }
+            if (!it->res.fits)
+                continue;
+            rc = admit_claim(l, it->ns, it->name, it->res.node, it->cv, now);
+        } else { /* only whether it fits, and where: no score, no earliest start */
+            struct ledger_fit f;
+            const struct ledger_node *node = NULL;
+            int unres = 0;
+            if (it->cv->flat || it->cv->n_steps == 0 || !fits_at(l, it->cv, now, 0, &f, &node, &unres) || !node)
+                continue;
+            char key[300];
+            struct ledger_shape s;
+            snprintf(key, sizeof(key), ADMIT_HOLD_PREFIX "%s/%s", it->ns, it->name);
+            rc = ledger_shape_init(&s, l, it->cv, CURVE_P90, now);
+            if (rc == FS_OK) {
+                rc = ledger_claim(l, key, node->name, &s, LEDGER_FORCE, NULL);
+                ledger_shape_release(&s);
+            }
+        }
+        if (rc != FS_OK) {
+            ret = rc;
+            continue;
+        }
+        it->fits = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].mine || !items[i].fits)
+            continue;
+        char key[300];
+        snprintf(key, sizeof(key), ADMIT_HOLD_PREFIX "%s/%s", items[i].ns, items[i].name);
+        ledger_release(l, key);
+    }
+    return ret;
 }

@@ -14,7 +14,10 @@
 #include "ledger/curve.h"
 #include "ledger/ledger.h"
 
+#include "priority.h"
+
 #define ADMIT_KEY_PREFIX "admit:"
+#define ADMIT_HOLD_PREFIX "hold:"
 
 struct admit_result {
     int fits;
@@ -32,6 +35,24 @@ enum fs_err admit_claim(struct ledger *l, const char *ns, const char *name, cons
                         int64_t now);
 /* Drops it (its pod is bound, finished or gone); FS_ENOTFOUND when there is none. */
 enum fs_err admit_unclaim(struct ledger *l, const char *ns, const char *name);
+
+/* One admission order across namespaces. A namespace's pass admits its own ready leaves
+ * ("mine"), but only where they still fit after every better-placed leaf of the other
+ * namespaces that fits has been given its place first: those are "held" (claimed under
+ * "hold:<ns>/<name>" for the duration of the call, then released) for their own namespace's
+ * pass, which the caller triggers. Order: priority_key_cmp, then namespace. */
+struct admit_item {
+    struct priority_key key;
+    const struct curve *cv;
+    const char *ns, *name;
+    int mine;
+    size_t idx;                /* the caller's, carried through the sort */
+    /* out */
+    int fits;                  /* mine: claimed under admit:<ns>/<name>; others: held */
+    struct admit_result res;   /* mine */
+};
+/* Sorts items into admission order and decides each. Caller holds the cluster lock. */
+enum fs_err admit_in_order(struct ledger *l, struct admit_item *items, size_t n, int64_t now);
 
 /* Reserved cpu over allocatable cpu across all nodes now (0 without nodes): the cluster load
  * the priority's queueing delay is computed from. */

@@ -277,3 +277,134 @@ out:
     free(hi);
     return rc;
 }
+
+/* ---- arrivals ----------------------------------------------------------------------------- */
+
+static int cmp_arrival(const void *x, const void *y)
+{
+    const struct learn_arrival *a = x, *b = y;
+    if (a->created_s != b->created_s)
+        return a->created_s < b->created_s ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+static int64_t floor_div64(int64_t a, int64_t b)
+{
+    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+enum fs_err learn_arrivals_fold(const json_t *old_status, struct learn_arrival *a, size_t n, uint32_t bucket_s,
+                                uint32_t max_buckets, json_t **out, size_t *counted, char *err, size_t errlen)
+{
+    enum fs_err rc = FS_ENOMEM;
+    int64_t *counts = NULL;
+    char *is_new = NULL;
+    json_t *o = NULL, *names = NULL;
+    *out = NULL;
+    *counted = 0;
+    if (bucket_s == 0 || max_buckets == 0 || max_buckets > 100000)
+        return say(err, errlen, FS_EINVAL, "arrival buckets must be at least 1 s, at most 100000 of them");
+    const json_t *old = json_object_get(old_status, "arrivals");
+    int64_t start = 0, old_start = 0, wm = INT64_MIN, total = 0;
+    size_t len = 0;
+    const json_t *old_counts = json_object_get(old, "counts"), *old_names = NULL;
+    if (json_is_object(old) && num(old, "bucketSeconds", 0) == (double)bucket_s && json_is_array(old_counts) &&
+        json_is_string(json_object_get(old, "start")) &&
+        rfc3339_parse(json_string_value(json_object_get(old, "start")), &start) == FS_OK) {
+        len = json_array_size(old_counts);
+        old_start = start;
+        total = (int64_t)num(old, "total", 0);
+        const json_t *w = json_object_get(old, "watermark");
+        const char *wt = json_string_value(json_object_get(w, "time"));
+        if (wt && rfc3339_parse(wt, &wm) == FS_OK)
+            old_names = json_object_get(w, "names");
+        else
+            wm = INT64_MIN;
+    } else {
+        old = NULL; /* none yet, malformed, or another bucket size: a new series */
+    }
+    qsort(a, n, sizeof(*a), cmp_arrival);
+    if (!(names = json_array()) || !(is_new = calloc(n ? n : 1, 1)))
+        goto out;
+    if (wm != INT64_MIN && json_is_array(old_names))
+        for (size_t i = 0; i < json_array_size(old_names) && i < LEARN_WATERMARK_NAMES; i++)
+            if (json_array_append(names, json_array_get(old_names, i)))
+                goto out;
+    /* the new ones, in order */
+    size_t n_new = 0, first = 0, last = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].created_s < wm)
+            continue;
+        if (a[i].created_s == wm) {
+            int seen = 0;
+            for (size_t k = 0; k < json_array_size(names) && !seen; k++)
+                seen = strcmp(json_string_value(json_array_get(names, k)), a[i].name) == 0;
+            if (seen)
+                continue;
+        } else {
+            json_array_clear(names);
+            wm = a[i].created_s;
+        }
+        if (json_array_size(names) < LEARN_WATERMARK_NAMES && json_array_append_new(names, json_string(a[i].name)))
+            goto out;
+        is_new[i] = 1;
+        if (!n_new++)
+            first = i;
+        last = i;
+    }
+    if (n_new == 0) {
+        rc = FS_OK;
+        goto out;
+    }
+    /* the series covers from its start (or the first new bucket) to the newest arrival's bucket */
+    int64_t b_new_first = floor_div64(a[first].created_s, bucket_s) * bucket_s;
+    int64_t b_last = floor_div64(a[last].created_s, bucket_s) * bucket_s;
+    if (!old || len == 0)
+        start = b_new_first; /* else every new one is at or after the watermark, inside or past the series */
+    int64_t span = b_last >= start ? (b_last - start) / bucket_s + 1 : (int64_t)len;
+    if (span < (int64_t)len)
+        span = (int64_t)len;
+    int64_t drop = span > (int64_t)max_buckets ? span - (int64_t)max_buckets : 0;
+    size_t m = (size_t)(span - drop);
+    if (!(counts = calloc(m ? m : 1, sizeof(*counts))))
+        goto out;
+    int64_t new_start = start + drop * bucket_s;
+    /* the old counts, moved onto the new grid (the oldest fall off its start) */
+    for (size_t i = 0; old && i < len; i++) {
+        {
+            int64_t k = floor_div64(old_start + (int64_t)i * bucket_s - new_start, bucket_s);
+            const json_t *v = json_array_get(old_counts, i);
+            if (k >= 0 && k < (int64_t)m && json_is_integer(v) && json_integer_value(v) > 0)
+                counts[k] += json_integer_value(v);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        int64_t t = a[i].created_s;
+        if (is_new[i] && t >= new_start) {
+            int64_t k = (t - new_start) / (int64_t)bucket_s;
+            if (k >= 0 && k < (int64_t)m)
+                counts[k]++;
+        }
+    }
+    total += (int64_t)n_new;
+    char s_start[40], s_wm[40];
+    rfc3339_format(new_start, s_start, sizeof(s_start));
+    rfc3339_format(wm, s_wm, sizeof(s_wm));
+    json_t *ca = int_array(counts, (uint32_t)m);
+    if (!ca)
+        goto out;
+    o = json_pack("{s:I, s:s, s:o, s:I, s:{s:s, s:O}}", "bucketSeconds", (json_int_t)bucket_s, "start", s_start,
+                  "counts", ca, "total", (json_int_t)total, "watermark", "time", s_wm, "names", names);
+    if (!o)
+        goto out;
+    *out = o;
+    o = NULL;
+    *counted = n_new;
+    rc = FS_OK;
+out:
+    free(counts);
+    free(is_new);
+    json_decref(names);
+    json_decref(o);
+    return rc;
+}

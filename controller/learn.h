@@ -10,7 +10,13 @@
  *   lastLearnt: RFC 3339
  *   profile: {"stepSeconds":30, "recent":[{"uid":..., "size":40, "durationSeconds":95,
  *             "stepSeconds":30, "cpu":[milli,...], "memory":[bytes,...]}, ...]}   oldest first
- *   regression: {"duration":{"intercept":s,"perUnit":s}, "cpuPeak":{...milli}, "memoryPeak":{...bytes}} */
+ *   regression: {"duration":{"intercept":s,"perUnit":s}, "cpuPeak":{...milli}, "memoryPeak":{...bytes}}
+ *   arrivals: {"bucketSeconds":300, "start":RFC 3339, "counts":[3,0,1,...], "total":4,
+ *              "watermark":{"time":RFC 3339, "names":[...]}}
+ *     root MicroTasks of the type created per bucket (counts[i] covers [start + i*bucket,
+ *     start + (i+1)*bucket); buckets after the last had none), at most max_buckets, oldest
+ *     dropped first; the watermark (newest creation time counted and the names created in
+ *     that second) makes folding the same task twice, e.g. after a restart, a no-op. */
 #ifndef FS_CONTROLLER_LEARN_H
 #define FS_CONTROLLER_LEARN_H
 
@@ -55,5 +61,21 @@ enum fs_err learn_load(const json_t *status, int half_life, uint32_t max_steps, 
  * p50) scaled by the predicted peaks; steps of step_s from start_s. c must be initialised. */
 enum fs_err learn_predict(const struct profile *p, double size, int64_t start_s, uint32_t step_s,
                           struct curve *c, char *err, size_t errlen);
+
+/* One created task of the type: its name and creation time. */
+struct learn_arrival {
+    const char *name;
+    int64_t created_s;
+};
+
+#define LEARN_MAX_ARRIVAL_BUCKETS 288  /* a day of 5-minute buckets */
+#define LEARN_WATERMARK_NAMES 256      /* names of one second remembered (more are not deduplicated) */
+
+/* Folds arrivals (any order; those at or before the watermark already counted are skipped)
+ * into old_status's arrivals. A bucket size other than the series' starts a new series.
+ * *out gets the new arrivals object, or NULL when nothing new was counted; *counted how
+ * many were. The array is sorted in place (and otherwise left as it was). */
+enum fs_err learn_arrivals_fold(const json_t *old_status, struct learn_arrival *a, size_t n, uint32_t bucket_s,
+                                uint32_t max_buckets, json_t **out, size_t *counted, char *err, size_t errlen);
 
 #endif

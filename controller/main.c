@@ -39,6 +39,7 @@
 
 #include "admit.h"
 #include "build.h"
+#include "config.h"
 #include "dag.h"
 #include "decompose.h"
 #include "duration.h"
@@ -47,23 +48,9 @@
 #include "microtask.h"
 #include "predict.h"
 #include "priority.h"
+#include "throttle.h"
 #include "usage.h"
 
-struct opts {
-    const char *kubeconfig, *context, *lease_ns, *lease_name, *http_addr;
-    int http_port;
-    int leader_elect;
-    uint32_t step_s;
-    double default_s;
-    double sample_s;          /* metrics.k8s.io sampling period */
-    double requeue_s;         /* queued tasks are looked at again at least this often */
-    double anomaly_tol;       /* fraction above p90 that counts as above the band */
-    double headroom;          /* fraction of each node never promised */
-    uint32_t horizon_steps;   /* ledger horizon in steps */
-    long learn_min_runs;      /* runs before the TaskProfile predicts */
-    long workers;             /* namespaces reconciled at once */
-    double qps;
-};
 
 /* What the controller knows of one running leaf between samples. */
 struct track {
@@ -83,7 +70,7 @@ struct counters {
 };
 
 struct ctl {
-    struct opts o;
+    struct ctl_opts o;
     struct kube_client *client;
     struct kube_informer *mts, *pods, *nodes, *tps;
     struct kube_workqueue *queue;
@@ -97,6 +84,8 @@ struct ctl {
     pthread_mutex_t mu;       /* guards tracks, queued_ns and counters (the /metrics thread reads them) */
     struct lmap tracks;       /* "ns/name" -> struct track */
     struct lmap queued_ns;    /* namespaces with Queued leaves -> (void *)1 */
+    pthread_mutex_t admit_mu; /* one admission decision at a time, across namespaces (before the cluster lock) */
+    struct lmap board;        /* "ns/name" -> struct board_entry: leaves left Queued, all namespaces */
     struct counters n;
 };
 
@@ -393,6 +382,21 @@ static void track_drop(struct ctl *c, const char *ns, const char *name)
     track_free(t);
 }
 
+/* A leaf left Queued by its namespace's last pass: its place in the one admission order. */
+struct board_entry {
+    char ns[64], name[254];
+    struct priority_key key; /* key.name points at name */
+    struct curve cv;
+};
+
+static void board_entry_free(struct board_entry *e)
+{
+    if (!e)
+        return;
+    curve_release(&e->cv);
+    free(e);
+}
+
 /* ---- parallel writes ------------------------------------------------------------------ */
 
 #define WRITERS 8 /* API writes of one reconcile in flight at once (the client is thread-safe) */
@@ -522,6 +526,34 @@ static int64_t pod_time(const json_t *pod, int finished)
     return 0;
 }
 
+/* The TaskProfile of a type, read from the API server (the newest version, for a write
+ * against it), created empty on first use. New reference in *out. */
+static enum fs_err taskprofile_get(struct ctl *c, const char *ns, const char *type, json_t **out, char *msg,
+                                   size_t msglen)
+{
+    struct kube_ref ref = TP_REF;
+    struct kube_status ks;
+    char buf[600];
+    ref.namespace = ns;
+    ref.name = type;
+    *out = NULL;
+    enum fs_err rc = kube_get(c->client, &ref, out, &ks);
+    if (rc == FS_ENOTFOUND) {
+        json_t *obj_tp = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", FS_API_VERSION, "kind",
+                                   "TaskProfile", "metadata", "name", type, "namespace", ns, "labels",
+                                   "app.kubernetes.io/managed-by", "foresight", "spec", "taskType", type);
+        struct kube_ref cref = TP_REF;
+        cref.namespace = ns;
+        rc = obj_tp ? kube_create(c->client, &cref, obj_tp, NULL, out, &ks) : FS_ENOMEM;
+        json_decref(obj_tp);
+        if (rc == FS_ECONFLICT)
+            rc = kube_get(c->client, &ref, out, &ks);
+    }
+    if (rc != FS_OK)
+        snprintf(msg, msglen, "cannot read TaskProfile %s: %s", type, kube_status_str(&ks, buf, sizeof(buf)));
+    return rc;
+}
+
 /* Folds a completed leaf's run into its TaskProfile (created on first use). FS_EDATA when
  * there is nothing to learn (no usage was observed). */
 static enum fs_err learn_from(struct ctl *c, const json_t *obj, const struct microtask *mt, const json_t *pod,
@@ -574,22 +606,9 @@ static enum fs_err learn_from(struct ctl *c, const json_t *obj, const struct mic
     char buf[600];
     ref.namespace = mt->ns;
     ref.name = mt->task_type;
-    rc = kube_get(c->client, &ref, &tp, &ks);
-    if (rc == FS_ENOTFOUND) {
-        json_t *obj_tp = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", FS_API_VERSION, "kind",
-                                   "TaskProfile", "metadata", "name", mt->task_type, "namespace", mt->ns, "labels",
-                                   "app.kubernetes.io/managed-by", "foresight", "spec", "taskType", mt->task_type);
-        struct kube_ref cref = TP_REF;
-        cref.namespace = mt->ns;
-        rc = obj_tp ? kube_create(c->client, &cref, obj_tp, NULL, &tp, &ks) : FS_ENOMEM;
-        json_decref(obj_tp);
-        if (rc == FS_ECONFLICT)
-            rc = kube_get(c->client, &ref, &tp, &ks);
-    }
-    if (rc != FS_OK) {
-        snprintf(msg, msglen, "cannot read TaskProfile %s: %s", mt->task_type, kube_status_str(&ks, buf, sizeof(buf)));
+    rc = taskprofile_get(c, mt->ns, mt->task_type, &tp, msg, msglen);
+    if (rc != FS_OK)
         goto out;
-    }
     const json_t *spec = json_object_get(tp, "spec");
     int half = (int)json_integer_value(json_object_get(spec, "halfLife"));
     long max_steps = (long)json_integer_value(json_object_get(spec, "maxSteps"));
@@ -635,6 +654,88 @@ out:
     curve_release(&base);
     usage_obs_release(&obs);
     return rc;
+}
+
+/* ---- arrivals ------------------------------------------------------------------------ */
+
+#define ARRIVAL_BUCKET_S 300 /* TaskProfile spec.arrivalBucket's default */
+
+/* Counts the namespace's root MicroTasks (what users submit; split children are not new
+ * work) of each type into its TaskProfile's arrival series. The cached TaskProfile says
+ * whether anything is new, so a reconcile with nothing new makes no API call. */
+static enum fs_err fold_arrivals(struct ctl *c, const char *ns, const struct microtask *mts, size_t n)
+{
+    enum fs_err ret = FS_OK;
+    struct learn_arrival *a = calloc(n ? n : 1, sizeof(*a));
+    char *done = calloc(n ? n : 1, 1);
+    if (!a || !done) {
+        ret = FS_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n && !stopping; i++) {
+        if (done[i] || mts[i].has_shard || !mts[i].created_s)
+            continue;
+        const char *type = mts[i].task_type;
+        size_t na = 0;
+        for (size_t j = i; j < n; j++)
+            if (!done[j] && !mts[j].has_shard && mts[j].created_s && strcmp(mts[j].task_type, type) == 0) {
+                done[j] = 1;
+                a[na++] = (struct learn_arrival){mts[j].name, mts[j].created_s};
+            }
+        json_t *tp = kube_informer_get(c->tps, ns, type), *arrivals = NULL, *st = NULL;
+        uint32_t bucket = ARRIVAL_BUCKET_S;
+        double d = 0;
+        const char *bs = jstr(json_object_get(tp, "spec"), "arrivalBucket");
+        if (bs && duration_parse(bs, &d) == FS_OK && d >= 1 && d <= 86400)
+            bucket = (uint32_t)d;
+        size_t counted = 0;
+        char err[300] = "";
+        enum fs_err rc = learn_arrivals_fold(json_object_get(tp, "status"), a, na, bucket, LEARN_MAX_ARRIVAL_BUCKETS,
+                                             &arrivals, &counted, err, sizeof(err));
+        json_decref(tp);
+        tp = NULL;
+        if (rc == FS_OK && arrivals) { /* something new: fold against the newest version and write */
+            json_decref(arrivals);
+            arrivals = NULL;
+            rc = taskprofile_get(c, ns, type, &tp, err, sizeof(err));
+            if (rc == FS_OK)
+                rc = learn_arrivals_fold(json_object_get(tp, "status"), a, na, bucket, LEARN_MAX_ARRIVAL_BUCKETS,
+                                         &arrivals, &counted, err, sizeof(err));
+            if (rc == FS_OK && arrivals) {
+                struct kube_ref ref = TP_REF;
+                struct kube_status ks;
+                ref.namespace = ns;
+                ref.name = type;
+                ref.subresource = "status";
+                st = json_pack("{s:{s:O}, s:{s:O}}", "metadata", "resourceVersion",
+                               json_object_get(json_object_get(tp, "metadata"), "resourceVersion"), "status", "arrivals",
+                               arrivals);
+                rc = st ? kube_patch(c->client, &ref, KUBE_PATCH_MERGE, st, NULL, NULL, &ks) : FS_ENOMEM;
+                if (rc != FS_OK && rc != FS_ECONFLICT) {
+                    char buf[600];
+                    snprintf(err, sizeof(err), "%s", kube_status_str(&ks, buf, sizeof(buf)));
+                }
+                if (rc == FS_OK) {
+                    char cnt[24];
+                    snprintf(cnt, sizeof(cnt), "%zu", counted);
+                    const char *kv[] = {"namespace", ns, "taskType", type, "arrivals", cnt, NULL};
+                    log_kv(LOG_DEBUG, "arrivals counted", kv);
+                }
+            }
+        }
+        if (rc != FS_OK) {
+            if (rc != FS_ECONFLICT)
+                log_warn("cannot count arrivals of %s/%s: %s", ns, type, err);
+            ret = rc; /* retried with the namespace */
+        }
+        json_decref(st);
+        json_decref(arrivals);
+        json_decref(tp);
+    }
+out:
+    free(a);
+    free(done);
+    return ret;
 }
 
 /* ---- reconcile ------------------------------------------------------------------------ */
@@ -740,6 +841,9 @@ struct candidate {
     struct priority_key key;
     double score;
     int admitted;             /* claimed on the ledger: its pod is to be created */
+    int fits;                 /* the admission decision */
+    struct admit_result ar;
+    size_t ahead;             /* leaves of other namespaces placed before it and held */
     char node[254];
     const struct microtask *mt;
     const json_t *obj;
@@ -861,9 +965,105 @@ static void mark_queued_ns(struct ctl *c, const char *ns, size_t queued)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* The admission decision of one namespace's candidates, in one priority order with the
+ * leaves other namespaces left Queued (admit_in_order); then the board holds this
+ * namespace's leaves that stay Queued, and the namespaces whose leaves were held are
+ * reconciled next, so that they take the place kept for them. */
+static enum fs_err decide_in_order(struct ctl *c, const char *ns, struct candidate *cands, size_t nc,
+                                   struct microtask *mts, int64_t now)
+{
+    enum fs_err ret = FS_OK;
+    pthread_mutex_lock(&c->admit_mu);
+    size_t nb = 0, pos = 0, ni = 0;
+    const char *k;
+    void *v;
+    while (lmap_next(&c->board, &pos, &k, &v))
+        nb++;
+    struct admit_item *items = calloc(nc + nb + 1, sizeof(*items));
+    char **held = calloc(nb + 1, sizeof(*held));
+    size_t n_held = 0;
+    if (!items || !held) {
+        ret = FS_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < nc; i++) {
+        if (!cands[i].predicted)
+            continue;
+        const struct microtask *mt = &mts[cands[i].i];
+        items[ni++] = (struct admit_item){cands[i].key, &cands[i].cv, mt->ns, mt->name, 1, i, 0, {0}};
+    }
+    pos = 0;
+    while (lmap_next(&c->board, &pos, &k, &v)) {
+        struct board_entry *e = v;
+        if (strcmp(e->ns, ns) != 0)
+            items[ni++] = (struct admit_item){e->key, &e->cv, e->ns, e->name, 0, 0, 0, {0}};
+    }
+    cluster_lock(&c->cl);
+    ledger_advance(c->cl.ledger, now);
+    ret = admit_in_order(c->cl.ledger, items, ni, now);
+    cluster_unlock(&c->cl);
+    size_t ahead = 0;
+    for (size_t i = 0; i < ni; i++) {
+        struct admit_item *it = &items[i];
+        if (it->mine) {
+            cands[it->idx].fits = it->fits;
+            cands[it->idx].ar = it->res;
+            cands[it->idx].ahead = ahead;
+            continue;
+        }
+        if (!it->fits)
+            continue;
+        ahead++;
+        int seen = 0;
+        for (size_t j = 0; j < n_held && !seen; j++)
+            seen = strcmp(held[j], it->ns) == 0;
+        if (!seen && (held[n_held] = strdup(it->ns)))
+            n_held++;
+    }
+    /* the board: this namespace's entries replaced by what stays Queued now */
+    char **drop = NULL;
+    size_t n_drop = 0;
+    if (nb && (drop = calloc(nb, sizeof(*drop)))) {
+        pos = 0;
+        while (lmap_next(&c->board, &pos, &k, &v))
+            if (strcmp(((struct board_entry *)v)->ns, ns) == 0)
+                drop[n_drop++] = (char *)k;
+        for (size_t j = 0; j < n_drop; j++)
+            board_entry_free(lmap_del(&c->board, drop[j]));
+        free(drop);
+    }
+    for (size_t i = 0; i < nc; i++) {
+        struct candidate *cd = &cands[i];
+        if (!cd->predicted || cd->fits)
+            continue;
+        const struct microtask *mt = &mts[cd->i];
+        struct board_entry *e = calloc(1, sizeof(*e));
+        char key[330];
+        if (!e)
+            break;
+        snprintf(e->ns, sizeof(e->ns), "%s", mt->ns);
+        snprintf(e->name, sizeof(e->name), "%s", mt->name);
+        e->key = cd->key;
+        e->key.name = e->name;
+        curve_init(&e->cv);
+        snprintf(key, sizeof(key), "%s/%s", e->ns, e->name);
+        if (curve_copy(&e->cv, &cd->cv) != FS_OK || lmap_put(&c->board, key, e) != FS_OK)
+            board_entry_free(e);
+    }
+out:
+    pthread_mutex_unlock(&c->admit_mu);
+    for (size_t j = 0; j < n_held; j++) {
+        kube_workqueue_add(c->queue, held[j]);
+        free(held[j]);
+    }
+    free(held);
+    free(items);
+    return ret;
+}
+
 /* Admission of the namespace's ready leaves, highest priority first. */
-static enum fs_err admit_candidates(struct ctl *c, struct candidate *cands, size_t nc, struct microtask *mts,
-                                    const json_t **objs)
+static enum fs_err admit_candidates(struct ctl *c, const char *ns, struct candidate *cands, size_t nc,
+                                    struct microtask *mts, const json_t **objs)
 {
     enum fs_err ret = FS_OK;
     int64_t now = time(NULL);
@@ -886,6 +1086,7 @@ static enum fs_err admit_candidates(struct ctl *c, struct candidate *cands, size
             json_object_set_new(cands[k].status, "priority", json_integer(pr.value));
     }
     qsort(cands, nc, sizeof(*cands), cmp_candidate);
+    ret = decide_in_order(c, ns, cands, nc, mts, now);
     for (size_t k = 0; k < nc; k++) {
         struct candidate *cd = &cands[k];
         struct microtask *mt = &mts[cd->i];
@@ -895,15 +1096,12 @@ static enum fs_err admit_candidates(struct ctl *c, struct candidate *cands, size
             json_object_set_new(cd->status, "phase", json_string("Queued"));
             continue;
         }
-        struct admit_result ar;
-        cluster_lock(&c->cl);
-        enum fs_err rc = admit_check(c->cl.ledger, &cd->cv, now, &ar);
-        if (rc == FS_OK && ar.fits)
-            rc = admit_claim(c->cl.ledger, mt->ns, mt->name, ar.node, &cd->cv, now);
-        cluster_unlock(&c->cl);
-        if (rc != FS_OK) {
-            ret = rc;
-            continue;
+        struct admit_result ar = cd->ar;
+        ar.fits = cd->fits;
+        if (!ar.fits && cd->ahead) {
+            size_t at = strlen(ar.reason);
+            snprintf(ar.reason + at, sizeof(ar.reason) - at, " (after %zu higher-priority leaves of other namespaces)",
+                     cd->ahead);
         }
         if (!ar.fits) {
             char msg[400], when[40] = "";
@@ -917,8 +1115,8 @@ static enum fs_err admit_candidates(struct ctl *c, struct candidate *cands, size
             json_array_append_new(cd->conds, condition(old, "Queued", "True", "InsufficientCapacity", msg, mt->generation));
             if (ar.earliest_s)
                 json_object_set_new(cd->status, "reservation", json_pack("{s:s}", "earliestStart", when));
-            if (!json_object_get(old, "prediction") ||
-                !json_equal(json_object_get(json_object_get(old, "prediction"), "model"), json_string(cd->cv.model)))
+            const char *old_model = jstr(json_object_get(old, "prediction"), "model");
+            if (!old_model || strcmp(old_model, cd->cv.model) != 0)
                 set_prediction(cd->status, &cd->cv);
             const char *was = jstr(old, "phase");
             if (!condition_true(old, "Queued"))
@@ -1047,7 +1245,7 @@ static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
         pw[npw++] = (struct pwrite){objs[i], mt, status, FS_OK};
     }
     if (!stopping) {
-        enum fs_err rc = admit_candidates(c, cands, nc, mts, objs);
+        enum fs_err rc = admit_candidates(c, ns, cands, nc, mts, objs);
         if (rc != FS_OK)
             ret = rc;
     }
@@ -1071,6 +1269,11 @@ static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
     }
     if (nc == 0)
         mark_queued_ns(c, ns, 0);
+    if (!stopping) {
+        enum fs_err rc = fold_arrivals(c, ns, mts, n);
+        if (rc != FS_OK)
+            ret = rc;
+    }
 out:
     for (size_t i = 0; i < n; i++)
         microtask_release(&mts[i]);
@@ -1091,34 +1294,66 @@ static const char *action_name(enum mt_anomaly_action a)
     return a == MT_ANOMALY_RESERVE ? "Reserve" : a == MT_ANOMALY_THROTTLE ? "Throttle" : "Alert";
 }
 
-/* Lowers the first container's cpu limit (and request, if above) to the band through the
- * in-place resize subresource. */
-static enum fs_err throttle(struct ctl *c, const json_t *pod, int64_t cpu_milli, char *msg, size_t msglen)
+/* Lowers the pod's cpu limit to the band through the in-place resize subresource
+ * (throttle_plan keeps the resize valid: same QoS class, requests <= limits). FS_OK with
+ * *resized 0 when the limits were already at or below it. */
+static enum fs_err throttle(struct ctl *c, const json_t *pod, int64_t cpu_milli, int *resized, char *msg, size_t msglen)
 {
-    const json_t *ctr = json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
-    const char *cname = jstr(ctr, "name");
-    char q[32];
-    if (!cname)
-        return FS_EINVAL;
-    if (cpu_milli < 1)
-        cpu_milli = 1;
-    kube_format_milli(cpu_milli, q, sizeof(q));
-    json_t *res = json_pack("{s:{s:s}}", "limits", "cpu", q);
-    const char *req = jstr(json_object_get(json_object_get(ctr, "resources"), "requests"), "cpu");
-    int64_t req_m = 0;
-    if (req && kube_parse_milli(req, &req_m) == FS_OK && req_m > cpu_milli)
-        json_object_set_new(res, "requests", json_pack("{s:s}", "cpu", q));
-    json_t *patch = json_pack("{s:{s:[{s:s, s:o}]}}", "spec", "containers", "name", cname, "resources", res);
+    json_t *patch = NULL;
+    *resized = 0;
+    enum fs_err rc = throttle_plan(pod, cpu_milli < 1 ? 1 : cpu_milli, &patch, msg, msglen);
+    if (rc != FS_OK || !patch)
+        return rc;
     struct kube_ref ref = {"", "v1", "pods", meta(pod, "namespace"), meta(pod, "name"), "resize"};
     struct kube_status st;
-    enum fs_err rc = patch ? kube_patch(c->client, &ref, KUBE_PATCH_STRATEGIC, patch, NULL, NULL, &st) : FS_ENOMEM;
-    json_decref(patch);
+    json_t *got = NULL;
+    rc = kube_patch(c->client, &ref, KUBE_PATCH_STRATEGIC, patch, NULL, &got, &st);
     if (rc == FS_OK) {
-        snprintf(msg, msglen, "cpu limit of container %s lowered to %s", cname, q);
+        /* what the API server now holds, read back from its answer */
+        size_t i, j;
+        const json_t *want, *ctr;
+        json_array_foreach(json_object_get(json_object_get(patch, "spec"), "containers"), i, want) {
+            json_array_foreach(json_object_get(json_object_get(got, "spec"), "containers"), j, ctr) {
+                const char *lim = jstr(json_object_get(json_object_get(ctr, "resources"), "limits"), "cpu");
+                size_t at = strlen(msg);
+                if (json_equal(json_object_get(ctr, "name"), json_object_get(want, "name")) && lim && at < msglen)
+                    snprintf(msg + at, msglen - at, "; the pod spec now limits %s to %s", jstr(ctr, "name"), lim);
+            }
+        }
+        *resized = 1;
     } else {
-        char buf[600];
-        snprintf(msg, msglen, "cannot resize container %s to %s: %s", cname, q, kube_status_str(&st, buf, sizeof(buf)));
+        char buf[600], plan[300];
+        snprintf(plan, sizeof(plan), "%.299s", msg);
+        snprintf(msg, msglen, "cannot resize (%s): %s", plan, kube_status_str(&st, buf, sizeof(buf)));
     }
+    json_decref(got);
+    json_decref(patch);
+    return rc;
+}
+
+/* The largest amounts the ledger holds for a pod from now to the end of its claim: what
+ * the cluster reserves for it (0 and FS_ENOTFOUND when it holds no claim). */
+static enum fs_err claimed_peak(struct ctl *c, const char *uid, int64_t now, int64_t out[CURVE_NRES])
+{
+    enum fs_err rc = FS_ENOTFOUND;
+    memset(out, 0, sizeof(int64_t) * CURVE_NRES);
+    cluster_lock(&c->cl);
+    const struct ledger_claim *cl = uid ? ledger_claim_get(c->cl.ledger, uid) : NULL;
+    if (cl) {
+        int64_t from = now / c->cl.ledger->cfg.step_s;
+        const struct ledger_shape *s = &cl->shape;
+        for (int r = 0; r < CURVE_NRES; r++) {
+            if (s->flat) {
+                out[r] = s->flat_v[r];
+                continue;
+            }
+            for (int64_t k = from > s->first ? from : s->first; k < s->first + (int64_t)s->len; k++)
+                if (ledger_shape_at(s, (enum curve_res)r, k) > out[r])
+                    out[r] = ledger_shape_at(s, (enum curve_res)r, k);
+        }
+        rc = FS_OK;
+    }
+    cluster_unlock(&c->cl);
     return rc;
 }
 
@@ -1235,38 +1470,64 @@ static void sample_pod(struct ctl *c, const json_t *pm)
     if (curve_to_json(&base, &bj) == FS_OK)
         json_object_set_new(usage, "baseline", bj);
     json_object_set_new(status, "usage", usage);
+    {
+        /* what the ledger holds for the pod from now on (the extender's and the admission's
+         * view of it), so a re-reservation can be seen where it takes effect */
+        int64_t held[CURVE_NRES];
+        if (claimed_peak(c, meta(pod, "uid"), time(NULL), held) == FS_OK) {
+            char hc[32], hm[32];
+            kube_format_milli(held[CURVE_CPU], hc, sizeof(hc));
+            kube_format_bytes(held[CURVE_MEM], hm, sizeof(hm));
+            json_t *res = json_deep_copy(json_object_get(old, "reservation"));
+            if (!json_is_object(res)) {
+                json_decref(res);
+                res = json_object();
+            }
+            json_object_set_new(res, "claimed", json_pack("{s:s, s:s}", "cpu", hc, "memory", hm));
+            json_object_set_new(status, "reservation", res);
+        }
+    }
+    json_t *conds = NULL;
     if (flagged) {
         char amt[32], band[32], msg[400];
         ledger_format_amount(an.res, an.observed, amt, sizeof(amt));
         ledger_format_amount(an.res, an.band, band, sizeof(band));
         snprintf(msg, sizeof(msg), "%s usage %s above its predicted p90 %s for %.0fs (window %.0fs); action %s",
                  curve_res_name(an.res), amt, band, an.for_s, mt.anomaly_window_s, action_name(mt.anomaly_action));
-        json_t *conds = set_condition(old, condition(old, "Anomalous", "True", "UsageAboveBand", msg, mt.generation));
+        conds = set_condition(old, condition(old, "Anomalous", "True", "UsageAboveBand", msg, mt.generation));
         kube_event_record(c->events, obj, "Warning", "Anomalous", "Observe", "%s", msg);
         const char *kv[] = {"namespace", ns, "microtask", name, "detail", msg, NULL};
         log_kv(LOG_WARN, "anomaly", kv);
-        if (mt.anomaly_action == MT_ANOMALY_THROTTLE) {
-            char tmsg[700];
-            int64_t p90 = usage_band_at(&base, CURVE_P90, CURVE_CPU, t);
-            enum fs_err rc = throttle(c, pod, p90, tmsg, sizeof(tmsg));
-            json_t *old_c = json_pack("{s:O}", "conditions", conds);
-            json_decref(conds);
-            conds = set_condition(old_c, condition(old, "Throttled", rc == FS_OK ? "True" : "False",
-                                                   rc == FS_OK ? "Resized" : "ResizeFailed", tmsg, mt.generation));
-            json_decref(old_c);
-            kube_event_record(c->events, obj, rc == FS_OK ? "Normal" : "Warning", "Throttled", "Resize", "%s", tmsg);
-            if (rc == FS_OK)
-                count(c, &c->n.throttles, 1);
-        } else if (mt.anomaly_action == MT_ANOMALY_RESERVE) {
-            json_t *old_c = json_pack("{s:O}", "conditions", conds);
-            json_decref(conds);
+        if (mt.anomaly_action == MT_ANOMALY_RESERVE) {
+            json_t *old_c = json_pack("{s:o}", "conditions", conds);
             conds = set_condition(old_c, condition(old, "Reserved", "True", "ReReserved",
                                                    "the rest of the curve is reserved at least at the observed level",
                                                    mt.generation));
             json_decref(old_c);
         }
-        json_object_set_new(status, "conditions", conds);
     }
+    /* throttled when flagged, and again at later samples until a resize has succeeded (the
+     * pod may not have been resizable yet) */
+    if (an.flagged && mt.anomaly_action == MT_ANOMALY_THROTTLE && (flagged || !condition_true(old, "Throttled"))) {
+        char tmsg[900];
+        int resized = 0;
+        int64_t p90 = usage_band_at(&base, CURVE_P90, CURVE_CPU, t);
+        enum fs_err rc = throttle(c, pod, p90, &resized, tmsg, sizeof(tmsg));
+        const char *reason = rc != FS_OK ? "ResizeFailed" : resized ? "Resized" : "AtOrBelowBand";
+        const json_t *was = find_condition(json_object_get(old, "conditions"), "Throttled");
+        json_t *old_c = conds ? json_pack("{s:o}", "conditions", conds) : json_incref((json_t *)old);
+        conds = set_condition(old_c, condition(old, "Throttled", rc == FS_OK ? "True" : "False", reason, tmsg,
+                                               mt.generation));
+        json_decref(old_c);
+        if (!was || !jstr(was, "message") || strcmp(jstr(was, "message"), tmsg) != 0)
+            kube_event_record(c->events, obj, rc == FS_OK ? "Normal" : "Warning", "Throttled", "Resize", "%s", tmsg);
+        const char *kv[] = {"namespace", ns, "microtask", name, "detail", tmsg, NULL};
+        log_kv(rc == FS_OK ? LOG_INFO : LOG_WARN, rc == FS_OK ? "throttled" : "cannot throttle", kv);
+        if (resized)
+            count(c, &c->n.throttles, 1);
+    }
+    if (conds)
+        json_object_set_new(status, "conditions", conds);
     patch_status(c, obj, ns, name, mt.generation, status);
 out_base:
     curve_release(&base);
@@ -1433,6 +1694,22 @@ static void metrics_text(struct ctl *c, struct buf *b)
                 t->err.mase_all);
     }
     pthread_mutex_unlock(&c->mu);
+    /* the ledger admission decides from (outside c->mu: the cluster lock is never taken under it) */
+    if (!c->cl_ready)
+        return;
+    bprintf(b, "# HELP foresight_controller_ledger_reserved What the reservation ledger holds on each node now "
+               "(cpu in millicores, memory in bytes).\n"
+               "# TYPE foresight_controller_ledger_reserved gauge\n");
+    int64_t now = time(NULL);
+    cluster_lock(&c->cl);
+    ledger_advance(c->cl.ledger, now);
+    for (size_t i = 0; i < c->cl.ledger->n_nodes; i++) {
+        const struct ledger_node *nd = c->cl.ledger->nodes[i];
+        for (int r = 0; r < CURVE_NET; r++)
+            bprintf(b, "foresight_controller_ledger_reserved{node=\"%s\",resource=\"%s\"} %lld\n", nd->name,
+                    curve_res_name((enum curve_res)r), (long long)ledger_reserved(c->cl.ledger, nd, (enum curve_res)r, now));
+    }
+    cluster_unlock(&c->cl);
 }
 
 static void http_handler(void *arg, const char *path, int *status, const char **ctype, char **body)
@@ -1505,14 +1782,17 @@ static void *worker(void *arg)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: foresight-controller [flags]\n"
+            "usage: foresight-controller [--config FILE] [flags]\n"
+            "  --config FILE            settings from a YAML file, keys named like the flags below\n"
+            "                           (e.g. step: 30s, leader-elect: false, workers: 8); flags override\n"
+            "                           it; an unknown key or a bad value is an error naming it\n"
             "  --kubeconfig PATH        kubeconfig (default: in-cluster, else $KUBECONFIG or ~/.kube/config)\n"
             "  --context NAME           kubeconfig context\n"
-            "  --no-leader-elect        act without holding the Lease (one replica only)\n"
+            "  --no-leader-elect        act without holding the Lease (one replica only; file: leader-elect: false)\n"
             "  --lease-namespace NS     namespace of the Lease (default: default)\n"
             "  --lease-name NAME        (default: foresight-controller)\n"
             "  --http-address ADDR:PORT /healthz, /readyz, /metrics (default: 0.0.0.0:8080; port 0: any)\n"
-            "  --step SECONDS           prediction curve and ledger step (default: 30)\n"
+            "  --step D                 prediction curve and ledger step, seconds or a duration (default: 30)\n"
             "  --horizon STEPS          ledger horizon in steps (default: 240)\n"
             "  --headroom FRACTION      part of every node never promised (default: 0)\n"
             "  --default-duration D     predicted duration when a spec gives none (default: 10m)\n"
@@ -1522,32 +1802,8 @@ static void usage(void)
             "  --learn-min-runs N       completed runs before a TaskProfile predicts (default: 3)\n"
             "  --qps N                  API requests per second (default: 50)\n"
             "  --workers N              namespaces reconciled at once (default: 4)\n"
-            "  --log-json               JSON logs\n"
-            "  -v                       debug logs\n");
-}
-
-static int parse_duration_flag(const char *flag, const char *arg, double min, double *out)
-{
-    double v;
-    if (duration_parse(arg, &v) != FS_OK || !(v >= min)) {
-        fprintf(stderr, "%s: %s is not a duration such as 30s (at least %gs)\n", flag, arg, min);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_number_flag(const char *flag, const char *arg, double min, double max, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(arg, &end);
-    if (errno || !end || end == arg || *end || !isfinite(v) || v < min || v > max) {
-        fprintf(stderr, "%s: %s is not a number from %g to %g\n", flag, arg, min, max);
-        return -1;
-    }
-    *out = v;
-    return 0;
+            "  --log-json               JSON logs (file: log-json: true)\n"
+            "  -v, --verbose            debug logs (file: verbose: true)\n");
 }
 
 int main(int argc, char **argv)
@@ -1557,103 +1813,68 @@ int main(int argc, char **argv)
     enum log_level level = LOG_INFO;
     enum log_format fmt = LOG_LOGFMT;
     int ret = 1;
-    char http_host[64] = "0.0.0.0";
-    c.o = (struct opts){NULL, NULL, "default", "foresight-controller", http_host, 8080, 1, 30, 600, 15, 30, 0.1, 0, 240, 3, 4, 50};
+    char err[400];
+    ctl_opts_init(&c.o);
     static const struct option lo[] = {
-        {"kubeconfig", required_argument, 0, 'k'}, {"context", required_argument, 0, 'c'},
-        {"no-leader-elect", no_argument, 0, 'L'}, {"lease-namespace", required_argument, 0, 'n'},
-        {"lease-name", required_argument, 0, 'N'}, {"step", required_argument, 0, 's'},
-        {"default-duration", required_argument, 0, 'd'}, {"log-json", no_argument, 0, 'j'},
-        {"http-address", required_argument, 0, 'H'}, {"sample-interval", required_argument, 0, 'S'},
-        {"requeue", required_argument, 0, 'R'}, {"anomaly-tolerance", required_argument, 0, 'A'},
-        {"learn-min-runs", required_argument, 0, 'M'}, {"headroom", required_argument, 0, 'E'},
-        {"horizon", required_argument, 0, 'Z'}, {"qps", required_argument, 0, 'Q'},
-        {"workers", required_argument, 0, 'W'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int opt;
-    double d;
-    while ((opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
-        switch (opt) {
-        case 'k': c.o.kubeconfig = optarg; break;
-        case 'c': c.o.context = optarg; break;
-        case 'L': c.o.leader_elect = 0; break;
-        case 'n': c.o.lease_ns = optarg; break;
-        case 'N': c.o.lease_name = optarg; break;
-        case 's':
-            if (parse_number_flag("--step", optarg, 1, CURVE_MAX_STEP_S, &d))
-                return 2;
-            c.o.step_s = (uint32_t)d;
-            break;
-        case 'Z':
-            if (parse_number_flag("--horizon", optarg, 1, LEDGER_MAX_STEPS, &d))
-                return 2;
-            c.o.horizon_steps = (uint32_t)d;
-            break;
-        case 'E':
-            if (parse_number_flag("--headroom", optarg, 0, 0.99, &c.o.headroom))
-                return 2;
-            break;
-        case 'A':
-            if (parse_number_flag("--anomaly-tolerance", optarg, 0, 100, &c.o.anomaly_tol))
-                return 2;
-            break;
-        case 'M':
-            if (parse_number_flag("--learn-min-runs", optarg, 1, 1000, &d))
-                return 2;
-            c.o.learn_min_runs = (long)d;
-            break;
-        case 'Q':
-            if (parse_number_flag("--qps", optarg, 1, 100000, &c.o.qps))
-                return 2;
-            break;
-        case 'W':
-            if (parse_number_flag("--workers", optarg, 1, 64, &d))
-                return 2;
-            c.o.workers = (long)d;
-            break;
-        case 'd':
-            if (parse_duration_flag("--default-duration", optarg, 1, &c.o.default_s))
-                return 2;
-            break;
-        case 'S':
-            if (parse_duration_flag("--sample-interval", optarg, 1, &c.o.sample_s))
-                return 2;
-            break;
-        case 'R':
-            if (parse_duration_flag("--requeue", optarg, 1, &c.o.requeue_s))
-                return 2;
-            break;
-        case 'H': {
-            const char *colon = strrchr(optarg, ':');
-            char *end = NULL;
-            long port = colon ? strtol(colon + 1, &end, 10) : -1;
-            if (!colon || !end || *end || end == colon + 1 || port < 0 || port > 65535 ||
-                (size_t)(colon - optarg) >= sizeof(http_host)) {
-                fprintf(stderr, "--http-address: %s is not ADDRESS:PORT such as 127.0.0.1:8080\n", optarg);
+        {"config", required_argument, 0, 0}, {"kubeconfig", required_argument, 0, 0},
+        {"context", required_argument, 0, 0}, {"no-leader-elect", no_argument, 0, 0},
+        {"lease-namespace", required_argument, 0, 0}, {"lease-name", required_argument, 0, 0},
+        {"step", required_argument, 0, 0}, {"default-duration", required_argument, 0, 0},
+        {"log-json", no_argument, 0, 0}, {"http-address", required_argument, 0, 0},
+        {"sample-interval", required_argument, 0, 0}, {"requeue", required_argument, 0, 0},
+        {"anomaly-tolerance", required_argument, 0, 0}, {"learn-min-runs", required_argument, 0, 0},
+        {"headroom", required_argument, 0, 0}, {"horizon", required_argument, 0, 0},
+        {"qps", required_argument, 0, 0}, {"workers", required_argument, 0, 0},
+        {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    /* two passes: the file first, then every flag over it */
+    for (int pass = 0; pass < 2; pass++) {
+        int opt, idx = 0;
+        optind = 1;
+        opterr = pass == 1;
+        while ((opt = getopt_long(argc, argv, "vh", lo, &idx)) != -1) {
+            const char *name = opt == 0 ? lo[idx].name : opt == 'v' ? "verbose" : NULL;
+            if (opt == 'h') {
+                usage();
+                ctl_opts_release(&c.o);
+                return 0;
+            }
+            if (!name) {
+                if (pass == 1) {
+                    usage();
+                    ctl_opts_release(&c.o);
+                    return 2;
+                }
+                continue;
+            }
+            enum fs_err src;
+            if (strcmp(name, "config") == 0)
+                src = pass == 0 ? ctl_opts_load_file(&c.o, optarg, err, sizeof(err)) : FS_OK;
+            else
+                src = pass == 1 ? ctl_opts_set(&c.o, name, optarg, err, sizeof(err)) : FS_OK;
+            if (src != FS_OK) {
+                fprintf(stderr, "%s%s\n", strcmp(name, "config") == 0 ? "--config: " : "--", err);
+                ctl_opts_release(&c.o);
                 return 2;
             }
-            snprintf(http_host, sizeof(http_host), "%.*s", (int)(colon - optarg), optarg);
-            if (!http_host[0])
-                snprintf(http_host, sizeof(http_host), "0.0.0.0");
-            c.o.http_port = (int)port;
-            break;
-        }
-        case 'j': fmt = LOG_JSON; break;
-        case 'v': level = LOG_DEBUG; break;
-        case 'h': usage(); return 0;
-        default: usage(); return 2;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "unexpected argument %s\n", argv[optind]);
         usage();
+        ctl_opts_release(&c.o);
         return 2;
     }
+    if (c.o.verbose)
+        level = LOG_DEBUG;
+    if (c.o.log_json)
+        fmt = LOG_JSON;
     log_setup(level, fmt);
     memset(&cfg, 0, sizeof(cfg));
     pthread_mutex_init(&c.mu, NULL);
     lmap_init(&c.tracks);
     lmap_init(&c.queued_ns);
+    lmap_init(&c.board);
+    pthread_mutex_init(&c.admit_mu, NULL);
     enum fs_err rc;
     if (c.o.kubeconfig)
         rc = kube_config_load_file(&cfg, c.o.kubeconfig, c.o.context);
@@ -1704,16 +1925,17 @@ int main(int argc, char **argv)
         log_err("cannot set up: %s", fs_strerror(rc));
         goto out;
     }
-    if ((rc = httpd_start(&c.http, http_host, c.o.http_port, http_handler, &c)) != FS_OK)
+    if ((rc = httpd_start(&c.http, c.o.http_host, c.o.http_port, http_handler, &c)) != FS_OK)
         goto out;
     {
         char port[16];
         snprintf(port, sizeof(port), "%d", httpd_port(c.http));
-        const char *kv[] = {"address", http_host, "port", port, "identity", identity, NULL};
+        const char *kv[] = {"address", c.o.http_host, "port", port, "identity", identity, NULL};
         log_kv(LOG_INFO, "serving /healthz /readyz /metrics", kv);
     }
     if (c.o.leader_elect) {
-        struct kube_lease_opts lopts = {.namespace = c.o.lease_ns, .name = c.o.lease_name, .identity = identity,
+        struct kube_lease_opts lopts = {.namespace = c.o.lease_ns ? c.o.lease_ns : "default",
+                                        .name = c.o.lease_name ? c.o.lease_name : "foresight-controller", .identity = identity,
                                         .release_on_stop = 1};
         if ((rc = kube_lease_new(&c.lease, c.client, &lopts)) != FS_OK || (rc = kube_lease_start(c.lease)) != FS_OK) {
             log_err("cannot start leader election: %s", fs_strerror(rc));
@@ -1813,9 +2035,19 @@ out:
     }
     lmap_release(&c.tracks);
     lmap_release(&c.queued_ns);
+    {
+        size_t pos = 0;
+        const char *k;
+        void *v;
+        while (lmap_next(&c.board, &pos, &k, &v))
+            board_entry_free(v);
+    }
+    lmap_release(&c.board);
+    pthread_mutex_destroy(&c.admit_mu);
     if (c.cl_ready)
         cluster_release(&c.cl);
     pthread_mutex_destroy(&c.mu);
+    ctl_opts_release(&c.o);
     log_info("stopped");
     return ret;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # E2E: foresight-controller runs hack/examples/etl-dag.yaml in dependency order: extract's pod
 # first, then transform split into 4 children of 2 leaves each (8 pods with their shard
-# environment), then load; a restart of the controller mid-way creates no duplicate; a cycle
+# environment), then load; a restart of the controller mid-way creates no duplicate (nor
+# counts an arrival twice in the TaskProfiles' arrival series); a cycle
 # gets its condition and no pod. Pods run on kwok nodes and complete by themselves: the example's
 # templates carry foresight.sh/run-duration (extract 20s, transform shards 45s), which the
 # controller copies onto the pods.
@@ -69,6 +70,15 @@ wait_for 30 "transform aggregates to Succeeded" phase etl-transform Succeeded
 [ "$(pods | wc -l)" -eq 10 ] && [ "$(kubectl get mt -n "$NS" --no-headers | wc -l)" -eq "$before_mt" ] \
   && ok "after a restart: 10 pods, $before_mt MicroTasks, no duplicate" || bad "after restart: $(pods | wc -l) pods"
 
+# arrival-rate series per type: one root task of each type arrived (split children are not
+# new work), in one bucket of the default 5 minutes, and the restart counted nothing twice
+arrivals() { kubectl get taskprofile "$1" -n "$NS" -o json 2>/dev/null |
+  jq -e --argjson n "$2" '.status.arrivals | .total == $n and (.counts | add) == $n and .bucketSeconds == 300' >/dev/null; }
+for t in etl-extract etl-transform etl-load; do
+  wait_for 30 "TaskProfile $t's arrival series counts its 1 root task" arrivals "$t" 1
+done
+echo "    etl-transform arrivals: $(kubectl get taskprofile etl-transform -n "$NS" -o jsonpath='{.status.arrivals}')"
+
 # a cycle: conditions say so, and no pod starts
 kubectl apply -n "$NS" -f - >/dev/null <<'EOF'
 apiVersion: foresight.sh/v1alpha1
@@ -95,6 +105,7 @@ got=$(kubectl get mt cyc-b -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="
 [ "$got" = "DependencyCycle: dependency cycle cyc-a -> cyc-b -> cyc-a; nothing of this graph starts" ] \
   && ok "the cycle's condition names the path" || bad "cycle condition: $got"
 [ "$(pods | grep -c cyc-)" -eq 0 ] && ok "no pod for a cycle" || bad "cycle pods: $(pods | grep cyc-)"
+wait_for 30 "TaskProfile cyc's arrival series counts its 2 tasks (blocked ones arrived too)" arrivals cyc 2
 
 echo "test_controller_dag: $pass passed, ${#failures[@]} failed"
 [ ${#failures[@]} -eq 0 ]

@@ -1,7 +1,8 @@
 /* Unit tests for controller/admit: a curve fits on the node whose peak stays lowest; when
  * nothing fits, the reason names the resource and the predicted earliest start is when the
  * reservation in the way ends; a provisional claim keeps a second task out; a curve larger
- * than every node is unresolvable. */
+ * than every node is unresolvable; across namespaces, one priority order: a namespace's pass
+ * admits its own leaves only after the better ones of other namespaces have their place. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../../controller/duration.c"
+#include "../../controller/priority.c"
 #include "../../controller/admit.c"
 
 #define T0 1800000000LL /* a multiple of 30 */
@@ -113,12 +116,87 @@ static void test_no_nodes(void **state)
     ledger_free(l);
 }
 
+
+static struct admit_item item(const char *ns, const char *name, double score, int mine, const struct curve *cv)
+{
+    struct admit_item it;
+    memset(&it, 0, sizeof(it));
+    it.key = (struct priority_key){score, INT64_MAX, T0 - 100, name};
+    it.cv = cv;
+    it.ns = ns;
+    it.name = name;
+    it.mine = mine;
+    return it;
+}
+
+static const struct admit_item *find(const struct admit_item *it, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(it[i].name, name) == 0)
+            return &it[i];
+    fail_msg("no item %s", name);
+    return NULL;
+}
+
+static void test_one_order_across_namespaces(void **state)
+{
+    (void)state;
+    struct ledger *l = mk(); /* two nodes of 4 cores */
+    struct curve big, small;
+    flat(&big, T0, 20, 3000, GI);
+    flat(&small, T0, 20, 2000, GI);
+
+    /* namespace "low" passes first; "high" has two urgent 3-core tasks waiting */
+    struct admit_item it[3] = {item("low", "batch", 100, 1, &small), item("high", "urgent-1", 300, 0, &big),
+                               item("high", "urgent-2", 300, 0, &big)};
+    assert_int_equal(admit_in_order(l, it, 3, T0), FS_OK);
+    assert_string_equal(it[0].name, "urgent-1"); /* sorted into the one order */
+    const struct admit_item *b = find(it, 3, "batch");
+    assert_false(b->fits);
+    assert_non_null(strstr(b->res.reason, "cpu"));
+    assert_true(find(it, 3, "urgent-1")->fits && find(it, 3, "urgent-2")->fits); /* held for their namespace */
+    /* held, not claimed: the ledger keeps nothing of them nor of batch */
+    assert_null(ledger_claim_get(l, "hold:high/urgent-1"));
+    assert_null(ledger_claim_get(l, "hold:high/urgent-2"));
+    assert_null(ledger_claim_get(l, "admit:low/batch"));
+    assert_int_equal(ledger_reserved(l, l->nodes[0], CURVE_CPU, T0) + ledger_reserved(l, l->nodes[1], CURVE_CPU, T0), 0);
+
+    /* then high's own pass admits both */
+    struct admit_item hi[2] = {item("high", "urgent-1", 300, 1, &big), item("high", "urgent-2", 300, 1, &big)};
+    assert_int_equal(admit_in_order(l, hi, 2, T0), FS_OK);
+    assert_true(hi[0].fits && hi[1].fits);
+    assert_string_not_equal(hi[0].res.node, hi[1].res.node);
+    assert_non_null(ledger_claim_get(l, "admit:high/urgent-1"));
+
+    /* the other way round: a more urgent task of "low" goes before a lesser one of "high" */
+    admit_unclaim(l, "high", "urgent-1");
+    admit_unclaim(l, "high", "urgent-2");
+    struct admit_item it2[3] = {item("low", "urgent-low", 400, 1, &big), item("high", "lesser-1", 50, 0, &big),
+                                item("high", "lesser-2", 50, 0, &big)};
+    assert_int_equal(admit_in_order(l, it2, 3, T0), FS_OK);
+    assert_true(find(it2, 3, "urgent-low")->fits);
+    assert_non_null(ledger_claim_get(l, "admit:low/urgent-low"));
+    /* one lesser task fits beside it and is held; the other does not fit at all */
+    assert_int_equal(find(it2, 3, "lesser-1")->fits + find(it2, 3, "lesser-2")->fits, 1);
+    assert_null(ledger_claim_get(l, "hold:high/lesser-1"));
+
+    /* equal keys: the namespace decides, so every replica and pass agrees */
+    admit_unclaim(l, "low", "urgent-low");
+    struct admit_item eq[2] = {item("ns-b", "same", 100, 1, &big), item("ns-a", "same", 100, 0, &big)};
+    assert_int_equal(admit_in_order(l, eq, 2, T0), FS_OK);
+    assert_string_equal(eq[0].ns, "ns-a");
+    curve_release(&big);
+    curve_release(&small);
+    ledger_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fits_then_queues_with_earliest_start),
         cmocka_unit_test(test_larger_than_any_node),
         cmocka_unit_test(test_no_nodes),
+        cmocka_unit_test(test_one_order_across_namespaces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -118,6 +118,98 @@ static void test_load_errors(void **state)
     assert_null(out);
 }
 
+
+/* counts of an arrivals object as a compact string "3,0,1" */
+static void counts_str(const json_t *arr, char *buf, size_t len)
+{
+    size_t i, at = 0;
+    const json_t *v;
+    buf[0] = 0;
+    json_array_foreach(json_object_get(arr, "counts"), i, v)
+        at += (size_t)snprintf(buf + at, len - at, "%s%lld", i ? "," : "", (long long)json_integer_value(v));
+}
+
+static void test_arrivals_bucketed_and_deduplicated(void **state)
+{
+    (void)state;
+    /* T0 is a multiple of 60: buckets of 60 s start at T0 */
+    struct learn_arrival a[] = {{"c", T0 + 125}, {"a", T0 + 5}, {"b", T0 + 59}, {"d", T0 + 125}};
+    json_t *arr = NULL;
+    size_t counted = 0;
+    char err[200], buf[200];
+    assert_int_equal(learn_arrivals_fold(NULL, a, 4, 60, 10, &arr, &counted, err, sizeof(err)), FS_OK);
+    assert_int_equal(counted, 4);
+    counts_str(arr, buf, sizeof(buf));
+    assert_string_equal(buf, "2,0,2");
+    assert_int_equal(json_integer_value(json_object_get(arr, "total")), 4);
+    assert_int_equal(json_integer_value(json_object_get(arr, "bucketSeconds")), 60);
+    /* the array is only sorted: folding it again from nothing gives the same series */
+    json_t *again = NULL;
+    assert_int_equal(learn_arrivals_fold(NULL, a, 4, 60, 10, &again, &counted, err, sizeof(err)), FS_OK);
+    assert_int_equal(counted, 4);
+    assert_true(json_equal(json_object_get(again, "counts"), json_object_get(arr, "counts")));
+    json_decref(again);
+    char want[40];
+    rfc3339_format(T0, want, sizeof(want));
+    assert_string_equal(json_string_value(json_object_get(arr, "start")), want);
+
+    /* the same tasks again (a restart lists them all) plus one new in the watermark's second
+     * and one later: only the two new ones count */
+    json_t *st = json_pack("{s:o}", "arrivals", arr);
+    struct learn_arrival b[] = {{"a", T0 + 5}, {"b", T0 + 59}, {"c", T0 + 125}, {"d", T0 + 125},
+                                {"e", T0 + 125}, {"f", T0 + 250}};
+    json_t *arr2 = NULL;
+    assert_int_equal(learn_arrivals_fold(st, b, 6, 60, 10, &arr2, &counted, err, sizeof(err)), FS_OK);
+    assert_int_equal(counted, 2);
+    counts_str(arr2, buf, sizeof(buf));
+    assert_string_equal(buf, "2,0,3,0,1");
+    assert_int_equal(json_integer_value(json_object_get(arr2, "total")), 6);
+
+    /* nothing new: no object, nothing to write */
+    json_t *st2 = json_pack("{s:o}", "arrivals", arr2);
+    json_t *arr3 = (json_t *)1;
+    assert_int_equal(learn_arrivals_fold(st2, b, 6, 60, 10, &arr3, &counted, err, sizeof(err)), FS_OK);
+    assert_null(arr3);
+    assert_int_equal(counted, 0);
+    json_decref(st);
+    json_decref(st2);
+}
+
+static void test_arrivals_bounded(void **state)
+{
+    (void)state;
+    struct learn_arrival a[3] = {{"a", T0}, {"b", T0 + 60}, {"c", T0 + 60}};
+    json_t *arr = NULL;
+    size_t counted = 0;
+    char err[200], buf[200];
+    assert_int_equal(learn_arrivals_fold(NULL, a, 3, 60, 4, &arr, &counted, err, sizeof(err)), FS_OK);
+    json_t *st = json_pack("{s:o}", "arrivals", arr);
+    /* 10 buckets later: the series keeps the newest 4 buckets, the total keeps everything */
+    struct learn_arrival b[1] = {{"z", T0 + 600}};
+    json_t *arr2 = NULL;
+    assert_int_equal(learn_arrivals_fold(st, b, 1, 60, 4, &arr2, &counted, err, sizeof(err)), FS_OK);
+    counts_str(arr2, buf, sizeof(buf));
+    assert_string_equal(buf, "0,0,0,1");
+    assert_int_equal(json_integer_value(json_object_get(arr2, "total")), 4);
+    char want[40];
+    rfc3339_format(T0 + 420, want, sizeof(want));
+    assert_string_equal(json_string_value(json_object_get(arr2, "start")), want);
+    json_decref(arr2);
+    /* another bucket size starts a new series */
+    assert_int_equal(learn_arrivals_fold(st, b, 1, 300, 4, &arr2, &counted, err, sizeof(err)), FS_OK);
+    counts_str(arr2, buf, sizeof(buf));
+    assert_string_equal(buf, "1");
+    assert_int_equal(json_integer_value(json_object_get(arr2, "total")), 1);
+    json_decref(arr2);
+    /* a task older than the watermark is taken as counted already */
+    struct learn_arrival c[1] = {{"early", T0 - 60}};
+    assert_int_equal(learn_arrivals_fold(st, c, 1, 60, 4, &arr2, &counted, err, sizeof(err)), FS_OK);
+    assert_null(arr2);
+    assert_int_equal(counted, 0);
+    assert_int_equal(learn_arrivals_fold(st, b, 1, 0, 4, &arr2, &counted, err, sizeof(err)), FS_EINVAL);
+    json_decref(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -125,6 +217,8 @@ int main(void)
         cmocka_unit_test(test_recent_is_bounded),
         cmocka_unit_test(test_predict_learns_the_shape),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_arrivals_bucketed_and_deduplicated),
+        cmocka_unit_test(test_arrivals_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
