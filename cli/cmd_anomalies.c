@@ -29,6 +29,11 @@ static void help(FILE *out)
             "  hw     Holt-Winters aberrant behaviour as RRDtool's HWPREDICT/DEVPREDICT/\n"
             "         FAILURES: band = prediction -/+ --delta smoothed deviations; a failure\n"
             "         is --k violations in the last --n samples (RRDtool: 7 of 9)\n"
+            "  likelihood  anomaly likelihood (after Numenta's): the mean absolute one-step\n"
+            "         error of the band model over the last 10 samples against the Gaussian\n"
+            "         of those means over the last 8640; a sample is anomalous when its\n"
+            "         upper-tail probability is below --threshold (the best of these\n"
+            "         detectors on the NAB corpus: see hack/bench/forecast.sh)\n"
             "\n"
             "Options:\n"
             "  --column NAME|N    value column\n"
@@ -36,6 +41,7 @@ static void help(FILE *out)
             "  --detector band|hw\n"
             "  --model M          band detector's model (default ets)\n"
             "  --level L          band level in percent (default 99)\n"
+            "  --threshold P      likelihood detector's tail probability (default 1e-5)\n"
             "  --k K, --n N       K of the last N samples (defaults 3 of 5 for band, 7 of 9 for hw)\n"
             "  --train N          samples used to fit before detecting (default: 15%% of the\n"
             "                     series, grown up to 40%% until a season is detected, and\n"
@@ -54,6 +60,8 @@ static void help(FILE *out)
 
 struct anomaly_opts {
     int hw;
+    int lik;            /* the anomaly likelihood detector (on the band model's errors) */
+    double threshold;
     struct fc_options fo;
     double level;
     long k, n, train, refit;
@@ -95,12 +103,13 @@ int cmd_anomalies(int argc, char **argv)
         {"refit", required_argument, NULL, 'r'}, {"alpha", required_argument, NULL, 'A'},
         {"beta", required_argument, NULL, 'B'}, {"gamma", required_argument, NULL, 'G'},
         {"delta", required_argument, NULL, 'D'}, {"points", no_argument, NULL, 'P'},
+        {"threshold", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     const char *prog = "kubectl-foresight anomalies";
     const char *column = NULL;
     struct anomaly_opts ao = {.fo = {.method = FC_ETS}, .level = 99, .k = -1, .n = -1, .train = -1,
-                              .alpha = 0.1, .beta = 0.0035, .gamma = 0.1, .delta = 2};
+                              .alpha = 0.1, .beta = 0.0035, .gamma = 0.1, .delta = 2, .threshold = 1e-5};
     long v;
     int c;
     optind = 1;
@@ -121,12 +130,9 @@ int cmd_anomalies(int argc, char **argv)
                 bad = 1;
             break;
         case 'd':
-            if (strcmp(optarg, "band") == 0)
-                ao.hw = 0;
-            else if (strcmp(optarg, "hw") == 0)
-                ao.hw = 1;
-            else
-                bad = 1;
+            ao.hw = strcmp(optarg, "hw") == 0;
+            ao.lik = strcmp(optarg, "likelihood") == 0;
+            bad = !ao.hw && !ao.lik && strcmp(optarg, "band") != 0;
             break;
         case 'm': {
             int mm = fc_method_parse(optarg);
@@ -165,6 +171,9 @@ int cmd_anomalies(int argc, char **argv)
         case 'P':
             ao.points = 1;
             break;
+        case 'T':
+            bad = parse_double(optarg, 1e-300, 0.5, &ao.threshold) != 0;
+            break;
         case 'h':
             help(stdout);
             return 0;
@@ -196,6 +205,8 @@ int cmd_anomalies(int argc, char **argv)
     struct fc_model mod;
     struct hw_aberrant hw;
     struct kofn kn;
+    struct anom_lik al;
+    memset(&al, 0, sizeof(al));
     memset(&mod, 0, sizeof(mod));
     memset(&hw, 0, sizeof(hw));
     size_t train = ao.train > 0 ? (size_t)ao.train : (size_t)(0.15 * (double)s.n);
@@ -236,6 +247,8 @@ int cmd_anomalies(int argc, char **argv)
         rc = fc_fit(&mod, s.v, train, &ao.fo);
         if (rc == FS_OK)
             rc = kofn_init(&kn, (int)ao.k, (int)ao.n);
+        if (rc == FS_OK && ao.lik)
+            rc = anom_lik_init(&al, 10, 8640);
         if (rc == FS_OK)
             fprintf(stderr, "model=%s season=%d train=%zu%s%s\n", mod.name, mod.m, train,
                     mod.fallback ? " fallback=" : "", mod.fallback ? mod.fallback : "");
@@ -259,13 +272,19 @@ int cmd_anomalies(int argc, char **argv)
         } else {
             struct fc_result r;
             double lv = ao.level;
+            double tail = 1;
             if (fc_predict(&mod, 1, &lv, 1, &r) == FS_OK) {
                 lo = r.lower[0];
                 hi = r.upper[0];
+                if (ao.lik)
+                    tail = anom_lik_push(&al, fabs(y - r.mean[0]));
                 fc_result_release(&r);
                 viol = isfinite(y) && (y < lo || y > hi);
             }
-            anom = kofn_push(&kn, viol);
+            if (ao.lik)
+                viol = anom = tail < ao.threshold;
+            else
+                anom = kofn_push(&kn, viol);
             fc_update(&mod, y);
             if (ao.refit > 0 && (i - train + 1) % (size_t)ao.refit == 0) {
                 size_t span = train < i + 1 ? train : i + 1;
@@ -304,6 +323,7 @@ int cmd_anomalies(int argc, char **argv)
     fprintf(stderr, "anomalous samples=%zu of %zu examined\n", nflag, s.n - first);
     ret = 0;
 out:
+    anom_lik_release(&al);
     fc_model_release(&mod);
     hw_aberrant_release(&hw);
     csv_series_release(&s);

@@ -39,7 +39,7 @@ for m in auto ets hw arima naive snaive; do
   grep -qw -- "$m" "$TMP/hf" || fail "forecast --help does not document model $m"
 done
 "$CLI" anomalies --help > "$TMP/ha" || fail "anomalies --help exits non-zero"
-for o in --detector --level --k --n --train; do
+for o in --detector --level --k --n --train --threshold likelihood; do
   grep -q -- "$o" "$TMP/ha" || fail "anomalies --help does not document $o"
 done
 pass "--help texts"
@@ -115,7 +115,18 @@ awk -F, 'NR > 1 && $1 <= 206 && $2 >= 201 { hit = 1 } END { exit !hit }' "$TMP/a
 "$CLI" anomalies --detector hw --season 24 "$TMP/spike.csv" > "$TMP/a2.csv" 2> /dev/null || fail "anomalies --detector hw exits non-zero"
 awk -F, 'NR > 1 && $1 <= 212 && $2 >= 201 { hit = 1 } END { exit !hit }' "$TMP/a2.csv" ||
   fail "hw detector missed the burst: $(cat "$TMP/a2.csv")"
-pass "anomalies finds an injected burst"
+"$CLI" anomalies --detector likelihood --train 120 "$TMP/spike.csv" > "$TMP/a3.csv" 2> /dev/null ||
+  fail "anomalies --detector likelihood exits non-zero"
+awk -F, 'NR > 1 && $1 <= 206 && $2 >= 201 { hit = 1 } END { exit !hit }' "$TMP/a3.csv" ||
+  fail "likelihood detector missed the burst: $(cat "$TMP/a3.csv")"
+"$CLI" anomalies --detector likelihood --train 120 "$TMP/s.csv" 2> /dev/null | tail -n +2 | wc -l | grep -qx 0 ||
+  fail "likelihood detector flags the clean series"
+set +e
+"$CLI" anomalies --detector likelihood --threshold 2 "$TMP/s.csv" > /dev/null 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || fail "--threshold 2 exit status $rc, want 2"
+pass "anomalies finds an injected burst (band, hw, likelihood)"
 
 if [ "$failures" -ne 0 ]; then
   echo "test_cli: $failures failure(s)" >&2
