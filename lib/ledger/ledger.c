@@ -1,6 +1,8 @@
 /* The reservation ledger (see ledger.h). Ring slot of absolute step k is k % n_steps; the
  * valid steps are [base, base + n_steps). Every node's ring always equals the sum of its
- * claims' shapes over those steps, and node->peak is the ring's maximum. */
+ * claims' shapes over those steps, node->bmax holds the ring's maximum per block (block slot
+ * of absolute block b is b % n_blocks, over the block's valid steps only) and node->peak is
+ * the maximum of those. Checks are exact: block maxima only decide which steps need reading. */
 #include "ledger/ledger.h"
 
 #include <math.h>
@@ -34,17 +36,129 @@ int64_t ledger_shape_at(const struct ledger_shape *s, enum curve_res r, int64_t 
     return s->v[r][step - s->first];
 }
 
-static void node_recompute_peak(const struct ledger *l, struct ledger_node *n)
+static int64_t blk_of(int64_t step)
+{
+    return floor_div(step, LEDGER_BLOCK);
+}
+
+static size_t bslot_of(const struct ledger *l, int64_t blk)
+{
+    int64_t n = l->n_blocks;
+    int64_t m = blk % n;
+    return (size_t)(m < 0 ? m + n : m);
+}
+
+/* The node's maximum of r over block blk (its valid steps); 0 outside the horizon. */
+static inline int64_t node_bmax(const struct ledger *l, const struct ledger_node *n, int r, int64_t blk)
+{
+    return n->bmax[(size_t)r * l->n_blocks + bslot_of(l, blk)];
+}
+
+/* Walks the node's block maxima of r from block b0 on without a division per block:
+ * bw_get reads the current block, bw_next moves to the next one. */
+struct bwalk {
+    const int64_t *bm;
+    size_t slot, n;
+};
+
+static inline void bw_init(struct bwalk *w, const struct ledger *l, const struct ledger_node *n, int r, int64_t b0)
+{
+    w->bm = n->bmax + (size_t)r * l->n_blocks;
+    w->slot = bslot_of(l, b0);
+    w->n = l->n_blocks;
+}
+
+static inline int64_t bw_get(const struct bwalk *w)
+{
+    return w->bm[w->slot];
+}
+
+static inline void bw_next(struct bwalk *w)
+{
+    if (++w->slot == w->n)
+        w->slot = 0;
+}
+
+/* The shape's maximum of r over block blk: at least each of its values in that block. */
+static inline int64_t shape_bmax(const struct ledger_shape *s, int r, int64_t blk)
+{
+    if (s->flat)
+        return blk >= s->blk_first ? s->flat_v[r] : 0;
+    int64_t j = blk - s->blk_first;
+    return j >= 0 && j < (int64_t)s->blk_n ? s->bmax[r][j] : 0;
+}
+
+/* The shape's minimum of r over its steps in block blk (0 outside the shape): at most each
+ * of its values in that block. */
+static inline int64_t shape_bmin(const struct ledger_shape *s, int r, int64_t blk)
+{
+    if (s->flat)
+        return blk > s->blk_first ? s->flat_v[r] : 0;
+    int64_t j = blk - s->blk_first;
+    return j >= 0 && j < (int64_t)s->blk_n ? s->bmin[r][j] : 0;
+}
+
+/* Max of r over the ring's absolute steps [a, b) (inside the horizon); 0 when empty. */
+static int64_t ring_max(const struct ledger *l, const struct ledger_node *n, int r, int64_t a, int64_t b)
 {
     uint32_t steps = l->cfg.n_steps;
+    const int64_t *ring = n->ring + (size_t)r * steps;
+    size_t slot = a < b ? slot_of(l, a) : 0;
+    int64_t m = 0;
+    for (int64_t k = a; k < b; k++) {
+        m = ring[slot] > m ? ring[slot] : m;
+        if (++slot == steps)
+            slot = 0;
+    }
+    return m;
+}
+
+/* The valid steps [*a, *b) of block blk: its steps inside the horizon. */
+static void block_range(const struct ledger *l, int64_t blk, int64_t *a, int64_t *b)
+{
+    *a = blk * LEDGER_BLOCK;
+    *b = *a + LEDGER_BLOCK;
+    if (*a < l->base)
+        *a = l->base;
+    if (*b > l->base + (int64_t)l->cfg.n_steps)
+        *b = l->base + (int64_t)l->cfg.n_steps;
+}
+
+static void recompute_block(const struct ledger *l, struct ledger_node *n, int64_t blk)
+{
+    int64_t a, b;
+    block_range(l, blk, &a, &b);
+    size_t bs = bslot_of(l, blk);
+    for (int r = 0; r < LEDGER_NRES; r++)
+        n->bmax[(size_t)r * l->n_blocks + bs] = ring_max(l, n, r, a, b);
+}
+
+/* After the ring changed over steps [from, to): their blocks, then the peak. */
+static void recompute_blocks(const struct ledger *l, struct ledger_node *n, int64_t from, int64_t to)
+{
+    if (from < to)
+        for (int64_t blk = blk_of(from); blk <= blk_of(to - 1); blk++)
+            recompute_block(l, n, blk);
+}
+
+static void node_recompute_peak(const struct ledger *l, struct ledger_node *n)
+{
+    int64_t b0 = blk_of(l->base), b1 = blk_of(l->base + (int64_t)l->cfg.n_steps - 1);
     for (int r = 0; r < LEDGER_NRES; r++) {
-        const int64_t *ring = n->ring + (size_t)r * steps;
         int64_t pk = 0;
-        for (uint32_t i = 0; i < steps; i++)
-            if (ring[i] > pk)
-                pk = ring[i];
+        for (int64_t blk = b0; blk <= b1; blk++) {
+            int64_t v = node_bmax(l, n, r, blk);
+            pk = v > pk ? v : pk;
+        }
         n->peak[r] = pk;
     }
+}
+
+int64_t ledger_block_max(const struct ledger *l, const struct ledger_node *n, enum curve_res r, int64_t blk)
+{
+    if ((unsigned)r >= LEDGER_NRES || blk < blk_of(l->base) || blk > blk_of(l->base + (int64_t)l->cfg.n_steps - 1))
+        return 0;
+    return node_bmax(l, n, r, blk);
 }
 
 static void compute_limits(const struct ledger *l, struct ledger_node *n)
@@ -74,6 +188,7 @@ enum fs_err ledger_new(const struct ledger_config *cfg, int64_t now, struct ledg
         return FS_ENOMEM;
     l->cfg = *cfg;
     l->base = floor_div(now, cfg->step_s);
+    l->n_blocks = cfg->n_steps / LEDGER_BLOCK + 2; /* a horizon touches at most this many */
     lmap_init(&l->by_name);
     lmap_init(&l->claims);
     *out = l;
@@ -94,8 +209,7 @@ static void node_free(struct ledger_node *n)
     if (!n)
         return;
     free(n->name);
-    free(n->ring);
-    free(n->claims);
+    free(n->claims); /* ring and bmax live in the node's allocation */
     free(n);
 }
 
@@ -142,6 +256,10 @@ void ledger_advance(struct ledger *l, int64_t now)
         struct ledger_node *nd = l->nodes[i];
         for (int64_t k = from; k < to; k++)
             fill_step(l, nd, k);
+        /* the new steps' blocks, and the first block, which lost its past steps */
+        recompute_blocks(l, nd, from, to);
+        if (from > nb)
+            recompute_block(l, nd, blk_of(nb));
         node_recompute_peak(l, nd);
         nd->gen++;
     }
@@ -166,12 +284,15 @@ enum fs_err ledger_node_set(struct ledger *l, const char *name, const int64_t al
     }
     if (!name || !*name)
         return FS_EINVAL;
-    n = calloc(1, sizeof(*n));
+    /* node, block maxima and ring in one allocation: a check touches them together */
+    size_t nb = (size_t)l->n_blocks * LEDGER_NRES, nr = (size_t)l->cfg.n_steps * LEDGER_NRES;
+    n = calloc(1, sizeof(*n) + (nb + nr) * sizeof(int64_t));
     if (!n)
         goto out;
+    n->bmax = (int64_t *)(n + 1);
+    n->ring = n->bmax + nb;
     n->name = strdup(name);
-    n->ring = calloc((size_t)l->cfg.n_steps * LEDGER_NRES, sizeof(int64_t));
-    if (!n->name || !n->ring)
+    if (!n->name)
         goto out;
     memcpy(n->alloc, alloc, sizeof(n->alloc));
     compute_limits(l, n);
@@ -208,6 +329,7 @@ static void apply(struct ledger *l, struct ledger_node *n, const struct ledger_s
         for (int r = 0; r < LEDGER_NRES; r++)
             n->ring[(size_t)r * l->cfg.n_steps + slot] += sign * ledger_shape_at(s, r, k);
     }
+    recompute_blocks(l, n, lo, hi);
     node_recompute_peak(l, n);
     n->gen++;
 }
@@ -258,8 +380,11 @@ enum fs_err ledger_node_remove(struct ledger *l, const char *name)
 
 void ledger_shape_release(struct ledger_shape *s)
 {
-    for (int r = 0; r < LEDGER_NRES; r++)
+    for (int r = 0; r < LEDGER_NRES; r++) {
         free(s->v[r]);
+        free(s->bmax[r]);
+        free(s->bmin[r]);
+    }
     memset(s, 0, sizeof(*s));
 }
 
@@ -267,17 +392,23 @@ static enum fs_err shape_copy(struct ledger_shape *dst, const struct ledger_shap
 {
     *dst = *src;
     for (int r = 0; r < LEDGER_NRES; r++)
-        dst->v[r] = NULL;
+        dst->v[r] = dst->bmax[r] = dst->bmin[r] = NULL;
     if (src->flat)
         return FS_OK;
     for (int r = 0; r < LEDGER_NRES; r++) {
         dst->v[r] = malloc(sizeof(int64_t) * (src->len ? src->len : 1));
-        if (!dst->v[r]) {
+        dst->bmax[r] = malloc(sizeof(int64_t) * (src->blk_n ? src->blk_n : 1));
+        dst->bmin[r] = malloc(sizeof(int64_t) * (src->blk_n ? src->blk_n : 1));
+        if (!dst->v[r] || !dst->bmax[r] || !dst->bmin[r]) {
             ledger_shape_release(dst);
             return FS_ENOMEM;
         }
         if (src->len)
             memcpy(dst->v[r], src->v[r], sizeof(int64_t) * src->len);
+        if (src->blk_n) {
+            memcpy(dst->bmax[r], src->bmax[r], sizeof(int64_t) * src->blk_n);
+            memcpy(dst->bmin[r], src->bmin[r], sizeof(int64_t) * src->blk_n);
+        }
     }
     return FS_OK;
 }
@@ -314,6 +445,7 @@ enum fs_err ledger_shape_init(struct ledger_shape *s, const struct ledger *l, co
     int64_t L = l->cfg.step_s;
     memset(s, 0, sizeof(*s));
     s->first = floor_div(start_s, L);
+    s->blk_first = blk_of(s->first);
     if (c->flat) {
         s->flat = 1;
         for (int r = 0; r < LEDGER_NRES; r++)
@@ -356,6 +488,24 @@ enum fs_err ledger_shape_init(struct ledger_shape *s, const struct ledger *l, co
                 s->peak[r] = v;
         }
     }
+    s->blk_n = (uint32_t)(blk_of(s->first + len - 1) - s->blk_first + 1);
+    for (int r = 0; r < LEDGER_NRES; r++) {
+        s->bmax[r] = calloc(s->blk_n, sizeof(int64_t));
+        s->bmin[r] = malloc(s->blk_n * sizeof(int64_t));
+        if (!s->bmax[r] || !s->bmin[r]) {
+            ledger_shape_release(s);
+            return FS_ENOMEM;
+        }
+        for (uint32_t j = 0; j < s->blk_n; j++)
+            s->bmin[r][j] = INT64_MAX;
+        for (int64_t i = 0; i < len; i++) {
+            int64_t j = blk_of(s->first + i) - s->blk_first;
+            if (s->v[r][i] > s->bmax[r][j])
+                s->bmax[r][j] = s->v[r][i];
+            if (s->v[r][i] < s->bmin[r][j])
+                s->bmin[r][j] = s->v[r][i];
+        }
+    }
     shape_hash(s);
     return FS_OK;
 }
@@ -373,69 +523,138 @@ static int score_of(double rise, double after)
     return (int)lround(x);
 }
 
-/* One resource of check(): the window [lo, hi) is at most two runs of contiguous ring
- * slots, each scanned by a tight loop over plain arrays (no per-step slot arithmetic, no
- * branches on the resource), which is what keeps prioritize at 5,000 nodes cheap. */
-struct res_scan {
-    int64_t before, after, need_max;
-    int over; /* some step with demand > 0 overflows the limit */
+/* Checks read the window [lo, hi) (where the shape and the horizon overlap) block by block:
+ * a block whose node maximum plus shape maximum cannot overflow the limit, or cannot raise the
+ * peak found so far, is never read step by step. The results are those of a plain per-step
+ * scan (the unit tests compare them on random rings). Shape values are never negative (the
+ * curve parser and curve_init_flat see to it), so ring + shape >= ring at every step. */
+
+/* What one pass over the block maxima of r in the window [lo, hi) tells (lo < hi). */
+struct wpass {
+    int64_t before;  /* exact maximum of the ring over the window */
+    int64_t lower;   /* a value ring + shape reaches in the window */
+    int64_t best;    /* the block with the highest bound on ring + shape */
+    int64_t best_ub; /* that bound: node's block maximum + shape's block maximum */
 };
 
-static void scan_res(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s, int r,
-                     int64_t lo, int64_t hi, struct res_scan *o)
+/* Blocks whose valid steps all lie in the window give the ring's maximum from the block
+ * maximum alone, and ring + shape reaches at least block maximum + the shape's block minimum
+ * there (at the step where the ring peaks); the one or two edge blocks are read step by step
+ * when they could raise the ring's maximum. */
+static void window_pass(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s, int r,
+                        int64_t lo, int64_t hi, struct wpass *o)
+{
+    int64_t b0 = blk_of(lo), b1 = blk_of(hi - 1), a, b;
+    struct bwalk w;
+    o->before = o->lower = o->best_ub = 0;
+    o->best = b1 + 1;
+    bw_init(&w, l, n, r, b0);
+    for (int64_t blk = b0; blk <= b1; blk++, bw_next(&w)) {
+        int64_t v = bw_get(&w), ub = v + shape_bmax(s, r, blk);
+        block_range(l, blk, &a, &b);
+        if (a >= lo && b <= hi) {
+            int64_t reach = v + shape_bmin(s, r, blk);
+            o->before = v > o->before ? v : o->before;
+            o->lower = reach > o->lower ? reach : o->lower;
+        }
+        if (ub > o->best_ub) {
+            o->best_ub = ub;
+            o->best = blk;
+        }
+    }
+    for (int64_t blk = b0; blk <= b1; blk = blk == b1 ? b1 + 1 : b1) { /* b0, then b1 */
+        block_range(l, blk, &a, &b);
+        if ((a >= lo && b <= hi) || node_bmax(l, n, r, blk) <= o->before)
+            continue;
+        int64_t v = ring_max(l, n, r, a > lo ? a : lo, b < hi ? b : hi);
+        o->before = v > o->before ? v : o->before;
+    }
+    if (o->before > o->lower)
+        o->lower = o->before; /* shape values are never negative */
+}
+
+/* Exact maximum of ring + shape of r over the window's steps in block blk. */
+static int64_t block_sum_max(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
+                             int r, int64_t blk, int64_t lo, int64_t hi)
 {
     uint32_t steps = l->cfg.n_steps;
     const int64_t *ring = n->ring + (size_t)r * steps;
-    int64_t limit = n->limit[r], before = 0, after = 0, need_max = 0;
-    int over = 0;
-    if (s->flat && lo == l->base) {
-        before = n->peak[r]; /* the window is the whole horizon */
-    } else {
-        for (int64_t k = lo; k < hi;) {
-            size_t slot = slot_of(l, k);
-            size_t seg = (size_t)(hi - k) < steps - slot ? (size_t)(hi - k) : steps - slot;
-            const int64_t *h = ring + slot;
-            if (s->flat) {
-                for (size_t i = 0; i < seg; i++)
-                    before = h[i] > before ? h[i] : before;
-            } else {
-                const int64_t *nd = s->v[r] + (k - s->first);
-                for (size_t i = 0; i < seg; i++) {
-                    int64_t t = h[i] + nd[i];
-                    before = h[i] > before ? h[i] : before;
-                    after = t > after ? t : after;
-                    need_max = nd[i] > need_max ? nd[i] : need_max;
-                    over |= (nd[i] > 0) & (t > limit);
-                }
-            }
-            k += (int64_t)seg;
-        }
+    int64_t a = blk * LEDGER_BLOCK, b = a + LEDGER_BLOCK, m = 0;
+    a = a > lo ? a : lo;
+    b = b < hi ? b : hi;
+    size_t slot = slot_of(l, a);
+    for (int64_t k = a; k < b; k++) {
+        int64_t t = ring[slot] + ledger_shape_at(s, (enum curve_res)r, k);
+        m = t > m ? t : m;
+        if (++slot == steps)
+            slot = 0;
     }
-    if (s->flat && lo < hi) {
-        need_max = s->flat_v[r];
-        after = before + need_max;
-        over = need_max > 0 && after > limit;
-    }
-    o->before = before;
-    o->after = after;
-    o->need_max = need_max;
-    o->over = over;
+    return m;
 }
 
-/* The first step of [lo, hi) where resource r overflows (only called when one does). */
+/* Exact maximum of ring + shape of r over [lo, hi) after window_pass: nothing to read when
+ * the best bound is already reached, else the best block first, then only blocks whose
+ * bound beats the best so far. */
+static int64_t window_max_sum(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
+                              int r, int64_t lo, int64_t hi, const struct wpass *p)
+{
+    int64_t b0 = blk_of(lo), b1 = blk_of(hi - 1), m = p->lower;
+    if (p->best_ub <= m)
+        return m;
+    int64_t v = block_sum_max(l, n, s, r, p->best, lo, hi);
+    m = v > m ? v : m;
+    struct bwalk w;
+    bw_init(&w, l, n, r, b0);
+    for (int64_t blk = b0; blk <= b1; blk++, bw_next(&w)) {
+        if (blk == p->best || bw_get(&w) + shape_bmax(s, r, blk) <= m)
+            continue;
+        v = block_sum_max(l, n, s, r, blk, lo, hi);
+        m = v > m ? v : m;
+    }
+    return m;
+}
+
+/* The first step of [lo, hi) where r overflows (hi if none): a step with demand whose
+ * reserved amount plus demand exceeds the limit. */
 static int64_t first_overflow(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
                               int r, int64_t lo, int64_t hi, int64_t *have, int64_t *need)
 {
     const int64_t *ring = n->ring + (size_t)r * l->cfg.n_steps;
-    for (int64_t k = lo; k < hi; k++) {
-        int64_t h = ring[slot_of(l, k)], d = s->flat ? s->flat_v[r] : s->v[r][k - s->first];
-        if (d > 0 && h + d > n->limit[r]) {
-            *have = h;
-            *need = d;
-            return k;
+    int64_t limit = n->limit[r];
+    if (lo >= hi)
+        return hi;
+    struct bwalk w;
+    bw_init(&w, l, n, r, blk_of(lo));
+    for (int64_t blk = blk_of(lo); blk <= blk_of(hi - 1); blk++, bw_next(&w)) {
+        if (bw_get(&w) + shape_bmax(s, r, blk) <= limit)
+            continue;
+        int64_t a = blk * LEDGER_BLOCK, b = a + LEDGER_BLOCK;
+        a = a > lo ? a : lo;
+        b = b < hi ? b : hi;
+        size_t slot = slot_of(l, a);
+        for (int64_t k = a; k < b; k++, slot = slot + 1 == l->cfg.n_steps ? 0 : slot + 1) {
+            int64_t h = ring[slot], d = ledger_shape_at(s, (enum curve_res)r, k);
+            if (d > 0 && h + d > limit) {
+                *have = h;
+                *need = d;
+                return k;
+            }
         }
     }
     return hi;
+}
+
+/* The pod's own maximum of r over [lo, hi). */
+static int64_t shape_window_max(const struct ledger_shape *s, int r, int64_t lo, int64_t hi)
+{
+    if (lo >= hi)
+        return 0;
+    if (s->flat)
+        return s->flat_v[r];
+    int64_t m = 0;
+    for (int64_t k = lo; k < hi; k++)
+        m = s->v[r][k - s->first] > m ? s->v[r][k - s->first] : m;
+    return m;
 }
 
 static void check(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
@@ -457,32 +676,44 @@ static void check(const struct ledger *l, const struct ledger_node *n, const str
         return; /* fits everywhere; no score asked for */
     int64_t best_step = INT64_MAX;
     for (int r = 0; r < LEDGER_NRES; r++) {
+        int64_t limit = n->limit[r];
         /* an unlimited resource never fails and does not score; zero demand neither */
-        if (n->limit[r] == INT64_MAX || s->peak[r] <= 0)
+        if (limit == INT64_MAX || s->peak[r] <= 0)
             continue;
-        struct res_scan sc;
-        scan_res(l, n, s, r, lo, hi, &sc);
-        if (sc.need_max > n->limit[r])
+        if (s->peak[r] > limit && shape_window_max(s, r, lo, hi) > limit)
             out->unresolvable = 1;
-        if (sc.over) {
+        if (n->peak[r] + s->peak[r] > limit) {
             int64_t have = 0, need = 0;
             int64_t k = first_overflow(l, n, s, r, lo, hi, &have, &need);
-            if (k < best_step) { /* the earliest overflow; on a tie the first resource */
+            if (k < hi && k < best_step) { /* the earliest overflow; on a tie the first resource */
                 best_step = k;
                 out->fits = 0;
                 out->res = (enum curve_res)r;
                 out->step = k;
                 out->reserved = have;
                 out->need = need;
-                out->limit = n->limit[r];
+                out->limit = limit;
             }
         }
-        if (n->limit[r] == 0) {
+        if (!want_score)
+            continue;
+        if (limit == 0) {
             out->rise = out->after = 1;
             continue;
         }
-        double rise = (double)(sc.after - sc.before) / (double)n->limit[r];
-        double aft = (double)sc.after / (double)n->limit[r];
+        int64_t before = 0, after = 0;
+        if (lo < hi && s->flat && lo == l->base) {
+            /* a flat shape from the horizon's start spans all of it: the peak is the answer */
+            before = n->peak[r];
+            after = before + s->flat_v[r];
+        } else if (lo < hi) {
+            struct wpass wp;
+            window_pass(l, n, s, r, lo, hi, &wp);
+            before = wp.before;
+            after = s->flat ? before + s->flat_v[r] : window_max_sum(l, n, s, r, lo, hi, &wp);
+        }
+        double rise = (double)(after - before) / (double)limit;
+        double aft = (double)after / (double)limit;
         if (rise > out->rise)
             out->rise = rise;
         if (aft > out->after)
@@ -490,7 +721,7 @@ static void check(const struct ledger *l, const struct ledger_node *n, const str
     }
     if (out->fits)
         out->unresolvable = 0;
-    out->score = out->fits ? score_of(out->rise, out->after) : 0;
+    out->score = out->fits && want_score ? score_of(out->rise, out->after) : 0;
 }
 
 void ledger_check(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,

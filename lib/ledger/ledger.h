@@ -23,6 +23,12 @@
 /* allocatable of a resource the node does not declare (e.g. network): never checked */
 #define LEDGER_UNLIMITED (-1)
 #define LEDGER_MAX_STEPS 100000
+/* Steps per block of the block maxima kept beside every ring and shape. Blocks are aligned
+ * on absolute steps (block of step k = floor(k / LEDGER_BLOCK)), so they survive a ring
+ * advance. A check adds a node's block maximum to the pod's and reads a block's steps only
+ * when that bound could overflow the limit or raise the peak: 8 steps keep a block at one
+ * cache line per resource. */
+#define LEDGER_BLOCK 8
 
 struct ledger_config {
     uint32_t step_s;               /* seconds per ledger step, e.g. 30 */
@@ -40,6 +46,10 @@ struct ledger_shape {
     int64_t flat_v[LEDGER_NRES];
     int64_t peak[LEDGER_NRES];
     uint64_t hash; /* of first, len and the values: names the shape in per-node memos */
+    int64_t blk_first;          /* absolute block of bmax[r][0] (floor(first / LEDGER_BLOCK)) */
+    uint32_t blk_n;             /* blocks the values span (0 when flat) */
+    int64_t *bmax[LEDGER_NRES]; /* max of v[r] over each block's steps; NULL when flat */
+    int64_t *bmin[LEDGER_NRES]; /* min of v[r] over each block's steps (of the shape); NULL when flat */
 };
 
 /* Outcome of checking one shape against one node. */
@@ -56,15 +66,15 @@ struct ledger_fit {
     int score;            /* 0..10, see ledger_score() */
 };
 
+/* The fields a check reads come first (one cache line: limit, peak, ring, bmax); the node,
+ * its block maxima and its ring are one allocation, in that order. */
 struct ledger_node {
-    char *name;
-    int64_t alloc[LEDGER_NRES]; /* allocatable (milli-cores, bytes, bytes/s) or LEDGER_UNLIMITED */
     int64_t limit[LEDGER_NRES]; /* alloc minus headroom, INT64_MAX when unlimited */
-    int64_t *ring;              /* [res * n_steps + slot] reserved amounts */
     int64_t peak[LEDGER_NRES];  /* max over the ring, kept current */
-    struct ledger_claim **claims;
-    size_t n_claims, cap_claims;
-    size_t index; /* position in ledger.nodes */
+    int64_t *ring;              /* [res * n_steps + slot] reserved amounts */
+    /* [res * ledger.n_blocks + block % n_blocks]: max of the ring over the block's steps that
+     * lie inside the horizon (the first and last blocks are partly outside), kept current */
+    int64_t *bmax;
     uint64_t gen; /* bumped whenever the ring or the limits change */
     /* the last scored check on this node (ledger_check_memo): valid while gen, the
      * ledger's base and the shape's hash are the same */
@@ -74,6 +84,11 @@ struct ledger_node {
         int valid;
         struct ledger_fit fit;
     } memo;
+    char *name;
+    int64_t alloc[LEDGER_NRES]; /* allocatable (milli-cores, bytes, bytes/s) or LEDGER_UNLIMITED */
+    struct ledger_claim **claims;
+    size_t n_claims, cap_claims;
+    size_t index; /* position in ledger.nodes */
 };
 
 struct ledger_claim {
@@ -86,6 +101,7 @@ struct ledger_claim {
 struct ledger {
     struct ledger_config cfg;
     int64_t base;    /* absolute step held at the ring's logical start */
+    uint32_t n_blocks; /* slots of each node's block-maxima ring: blocks the horizon can touch */
     uint64_t generation; /* bumped on every change, for caches of decisions */
     uint64_t topology;   /* bumped when a node is added or removed (node pointers change) */
     struct ledger_node **nodes;
@@ -115,6 +131,7 @@ void ledger_shape_release(struct ledger_shape *s);
 int64_t ledger_shape_at(const struct ledger_shape *s, enum curve_res r, int64_t step);
 
 /* Checks the shape on the node over the horizon and scores it (never modifies the ledger). */
+
 void ledger_check(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
                   struct ledger_fit *out);
 
@@ -124,8 +141,9 @@ void ledger_check(const struct ledger *l, const struct ledger_node *n, const str
 void ledger_check_memo(struct ledger *l, struct ledger_node *n, const struct ledger_shape *s,
                        struct ledger_fit *out);
 
-/* The same without the score (rise, after, score stay 0 when it fits): O(1) for nodes
- * whose peak leaves room for the pod's peak. Used by filter. */
+/* The same without the score (rise, after and score stay 0): O(1) for nodes whose peak
+ * leaves room for the pod's peak, else one comparison per block and a scan of the blocks
+ * where the node's and the pod's block maxima together pass the limit. Used by filter. */
 void ledger_check_fit(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
                       struct ledger_fit *out);
 
@@ -143,6 +161,10 @@ const struct ledger_claim *ledger_claim_get(const struct ledger *l, const char *
 
 /* Reserved amount of a resource on a node at absolute time t (0 outside the horizon). */
 int64_t ledger_reserved(const struct ledger *l, const struct ledger_node *n, enum curve_res r, int64_t t);
+
+/* A node's maximum reservation of r over the horizon's steps in absolute block blk (0 when
+ * the block is outside the horizon). For tests and debugging. */
+int64_t ledger_block_max(const struct ledger *l, const struct ledger_node *n, enum curve_res r, int64_t blk);
 
 /* Writes a human-readable reason for a failed fit, with the time offset from now:
  * "cpu: 3500m reserved + 1000m for this pod > 4000m allowed at +4m30s". */

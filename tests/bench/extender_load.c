@@ -10,7 +10,12 @@
  *                                    distinct: every pair a new pod of another MicroTask (a new
  *                                    curve, nothing reusable from the pair before);
  *                                    ref: the same bodies POSTed twice to /healthz, which
- *                                    ignores them: the HTTP round trip alone, the reference */
+ *                                    ignores them: the HTTP round trip alone, the reference
+ *   extender_load cpu FILE NODES N [same|distinct]
+ *                                    the same pairs answered in this process (ext_filter and
+ *                                    ext_prioritize on the cluster of FILE, no HTTP): thread CPU
+ *                                    time per pair, which a loaded machine does not inflate */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +24,20 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "ledger/cluster.h"
 #include "ledger/curve.h"
+#include "ledger/extproto.h"
+
+static double clock_s(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static double mono(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return clock_s(CLOCK_MONOTONIC);
 }
 
 static json_t *prediction(int64_t start, int shift)
@@ -117,25 +129,50 @@ static char *args_body(json_t *names, int i, int distinct, int nodes)
 
 enum mode { M_SAME, M_DISTINCT, M_REF };
 
-static int run(const char *base, int nodes, int n, enum mode mode)
+/* warm + n request bodies (all the same one unless distinct); built before timing, so the
+ * generator's own JSON work is not measured. */
+static char **make_bodies(int nodes, int total, enum mode mode)
 {
     json_t *names = json_array();
-    char name[64], url_f[512], url_p[512];
+    char name[64];
     for (int i = 0; i < nodes; i++) {
         snprintf(name, sizeof(name), "node-%05d", i);
         json_array_append_new(names, json_string(name));
     }
-    int warm = n / 10, total = warm + n;
-    /* bodies built before timing, so the generator's own JSON work is not measured */
     char **bodies = calloc((size_t)total, sizeof(*bodies));
-    double *lat = calloc((size_t)n, sizeof(double));
-    if (!bodies || !lat)
-        return 1;
+    if (!bodies)
+        return NULL;
     for (int i = 0; i < total; i++)
         if (!(bodies[i] = (mode == M_DISTINCT || i == 0) ? args_body(names, i, mode == M_DISTINCT, nodes)
                                                         : bodies[0]))
-            return 1;
+            exit(1);
     json_decref(names);
+    return bodies;
+}
+
+static void free_bodies(char **bodies, int total, enum mode mode)
+{
+    for (int i = 0; i < total; i++)
+        if (i == 0 || mode == M_DISTINCT)
+            free(bodies[i]);
+    free(bodies);
+}
+
+static void report(const char *what, int nodes, int n, size_t len, double *lat, int errors)
+{
+    qsort(lat, (size_t)n, sizeof(double), cmp);
+    printf("%s nodes=%d pairs=%d body_bytes=%zu p50_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%d\n", what, nodes, n, len,
+           lat[n / 2], lat[(n * 99) / 100], lat[n - 1], errors);
+}
+
+static int run(const char *base, int nodes, int n, enum mode mode)
+{
+    char url_f[512], url_p[512];
+    int warm = n / 10, total = warm + n;
+    char **bodies = make_bodies(nodes, total, mode);
+    double *lat = calloc((size_t)n, sizeof(double));
+    if (!bodies || !lat)
+        return 1;
     size_t len = strlen(bodies[0]);
     snprintf(url_f, sizeof(url_f), "%s/%s", base, mode == M_REF ? "healthz" : "filter");
     snprintf(url_p, sizeof(url_p), "%s/%s", base, mode == M_REF ? "healthz" : "prioritize");
@@ -154,16 +191,76 @@ static int run(const char *base, int nodes, int n, enum mode mode)
         if (i >= warm)
             lat[i - warm] = dt * 1000.0;
     }
-    qsort(lat, (size_t)n, sizeof(double), cmp);
-    printf("nodes=%d pairs=%d body_bytes=%zu p50_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%d\n", nodes, n, len,
-           lat[n / 2], lat[(n * 99) / 100], lat[n - 1], errors);
-    for (int i = 0; i < total; i++)
-        if (i == 0 || mode == M_DISTINCT)
-            free(bodies[i]);
-    free(bodies);
+    report("http", nodes, n, len, lat, errors);
+    free_bodies(bodies, total, mode);
     free(lat);
     curl_slist_free_all(hdr);
     curl_easy_cleanup(h);
+    return errors ? 1 : 0;
+}
+
+/* The cluster of a gen file, loaded as the extender's file feed does. */
+static int load_cluster(struct cluster *c, const char *path, int64_t now)
+{
+    struct ledger_config lc = {.step_s = 30, .n_steps = 240};
+    json_error_t jerr;
+    json_t *list = json_load_file(path, 0, &jerr), *o;
+    size_t i;
+    if (!list || cluster_init(c, &lc, now) != FS_OK)
+        return -1;
+    for (int pass = 0; pass < 3; pass++)
+        json_array_foreach(json_object_get(list, "items"), i, o) {
+            const char *k = json_string_value(json_object_get(o, "kind"));
+            if (pass == 0 && strcmp(k, "Node") == 0)
+                cluster_node_upsert(c, o);
+            else if (pass == 1 && strcmp(k, "MicroTask") == 0)
+                cluster_microtask_upsert(c, o, now);
+            else if (pass == 2 && strcmp(k, "Pod") == 0)
+                cluster_pod_upsert(c, o, now);
+        }
+    json_decref(list);
+    return 0;
+}
+
+static int run_cpu(const char *path, int nodes, int n, enum mode mode)
+{
+    static struct cluster c;
+    int64_t now = (int64_t)time(NULL);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20); /* as foresight-extender does */
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    if (load_cluster(&c, path, now)) {
+        fprintf(stderr, "extender_load: cannot load %s\n", path);
+        return 1;
+    }
+    int warm = n / 10, total = warm + n, errors = 0;
+    char **bodies = make_bodies(nodes, total, mode);
+    double *cpu = calloc((size_t)n, sizeof(double)), *wall = calloc((size_t)n, sizeof(double));
+    if (!bodies || !cpu || !wall)
+        return 1;
+    struct ext_counters ctr = {0};
+    for (int i = 0; i < total; i++) {
+        struct ext_reply f, p;
+        size_t bl = strlen(bodies[i]);
+        double c0 = clock_s(CLOCK_THREAD_CPUTIME_ID), w0 = mono();
+        ext_filter(&c, bodies[i], bl, now, &ctr, &f);
+        ext_prioritize(&c, bodies[i], bl, now, &ctr, &p);
+        double dc = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0, dw = mono() - w0;
+        if (f.status != 200 || p.status != 200)
+            errors++;
+        ext_reply_release(&f);
+        ext_reply_release(&p);
+        if (i >= warm) {
+            cpu[i - warm] = dc * 1000.0;
+            wall[i - warm] = dw * 1000.0;
+        }
+    }
+    size_t len = strlen(bodies[0]);
+    report("cpu", nodes, n, len, cpu, errors);
+    report("wall", nodes, n, len, wall, errors);
+    free_bodies(bodies, total, mode);
+    free(cpu);
+    free(wall);
+    cluster_release(&c);
     return errors ? 1 : 0;
 }
 
@@ -193,6 +290,16 @@ int main(int argc, char **argv)
         curl_global_cleanup();
         return rc;
     }
-    fprintf(stderr, "usage: extender_load gen NODES FILE | run URL NODES PAIRS [same|distinct|ref]\n");
+    if (argc == 6 && strcmp(argv[1], "cpu") == 0) {
+        long nodes = strtol(argv[3], NULL, 10), pairs = strtol(argv[4], NULL, 10);
+        int distinct = strcmp(argv[5], "distinct") == 0;
+        if (nodes < 1 || nodes > 100000 || pairs < 10 || pairs > 1000000 || (!distinct && strcmp(argv[5], "same"))) {
+            fprintf(stderr, "extender_load: NODES 1..100000, PAIRS 10..1000000, same or distinct\n");
+            return 2;
+        }
+        return run_cpu(argv[2], (int)nodes, (int)pairs, distinct ? M_DISTINCT : M_SAME);
+    }
+    fprintf(stderr, "usage: extender_load gen NODES FILE | run URL NODES PAIRS [same|distinct|ref] |\n"
+                    "       extender_load cpu FILE NODES PAIRS same|distinct\n");
     return 2;
 }

@@ -514,23 +514,28 @@ static void brute_check(const struct ledger *l, const struct ledger_node *n, con
         f->unresolvable = 0;
 }
 
-static void test_check_matches_per_step_definition(void **state)
+/* Random claims on one node over a horizon of n_steps, then random checks (curves of up to
+ * max_len steps, some flat) compared with brute_check: ledger_check fully, ledger_check_fit
+ * for the fit and the first overflow, ledger_check_memo for the score. */
+static void random_checks(uint32_t n_steps, uint32_t max_len, int rounds, unsigned seed)
 {
-    (void)state;
-    srand(7);
-    for (int round = 0; round < 60; round++) {
-        struct ledger *l = mk_ledger(30, 40, 0);
+    srand(seed);
+    for (int round = 0; round < rounds; round++) {
+        struct ledger *l = mk_ledger(30, n_steps, 0);
         add_node(l, "n", 4000, 8 * GI);
-        /* advance a random distance so that the ring's window wraps at a random slot */
+        /* advance a random distance so that the ring's window wraps at a random slot and the
+         * horizon starts anywhere within a block */
         ledger_advance(l, T0 + (rand() % 97) * 30);
+        int64_t *cpu = calloc(max_len, sizeof(*cpu));
+        assert_non_null(cpu);
         for (int c = 0; c < 6; c++) {
-            int64_t cpu[30];
-            uint32_t len = 1 + (uint32_t)(rand() % 30);
+            uint32_t len = 1 + (uint32_t)(rand() % (int)max_len);
             for (uint32_t i = 0; i < len; i++)
                 cpu[i] = (rand() % 5) * 250;
             struct curve cv;
             curve_init(&cv);
-            mk_curve(&cv, l->base * 30 + (rand() % 50 - 10) * 30 + rand() % 30, 30, cpu, len, (rand() % 3) * GI);
+            mk_curve(&cv, l->base * 30 + (rand() % ((int)n_steps + 10) - 10) * 30 + rand() % 30, 30, cpu, len,
+                     (rand() % 3) * GI);
             struct ledger_shape sh;
             assert_int_equal(ledger_shape_init(&sh, l, &cv, CURVE_P90, cv.start_s), FS_OK);
             char key[16];
@@ -540,33 +545,41 @@ static void test_check_matches_per_step_definition(void **state)
             curve_release(&cv);
         }
         for (int q = 0; q < 10; q++) {
-            int64_t cpu[30];
-            uint32_t len = 1 + (uint32_t)(rand() % 30);
+            uint32_t len = 1 + (uint32_t)(rand() % (int)max_len);
             for (uint32_t i = 0; i < len; i++)
                 cpu[i] = (rand() % 9) * 250;
             struct curve cv;
             curve_init(&cv);
             if (q == 9) {
                 int64_t flat[3] = {(rand() % 5) * 500, GI, 0};
-                curve_init_flat(&cv, l->base * 30 + (rand() % 60 - 10) * 30, flat);
+                curve_init_flat(&cv, l->base * 30 + (rand() % ((int)n_steps + 20) - 10) * 30, flat);
             } else {
-                mk_curve(&cv, l->base * 30 + (rand() % 50 - 10) * 30 + rand() % 30, 30, cpu, len, (rand() % 9) * GI);
+                mk_curve(&cv, l->base * 30 + (rand() % ((int)n_steps + 10) - 10) * 30 + rand() % 30, 30, cpu, len,
+                         (rand() % 9) * GI);
             }
             struct ledger_shape sh;
             assert_int_equal(ledger_shape_init(&sh, l, &cv, CURVE_P90, cv.start_s), FS_OK);
-            struct ledger_fit got, want, memo;
+            struct ledger_fit got, want, memo, fit;
             struct ledger_node *n = ledger_node_get(l, "n");
             ledger_check(l, n, &sh, &got);
+            ledger_check_fit(l, n, &sh, &fit);
             brute_check(l, n, &sh, &want);
             assert_int_equal(got.fits, want.fits);
+            assert_int_equal(fit.fits, want.fits);
             assert_int_equal(got.unresolvable, want.unresolvable);
+            assert_int_equal(fit.unresolvable, want.unresolvable);
             if (!want.fits) {
                 assert_int_equal(got.res, want.res);
                 assert_int_equal(got.step, want.step);
                 assert_int_equal(got.reserved, want.reserved);
                 assert_int_equal(got.need, want.need);
+                assert_int_equal(fit.res, want.res);
+                assert_int_equal(fit.step, want.step);
+                assert_int_equal(fit.reserved, want.reserved);
+                assert_int_equal(fit.need, want.need);
             } else {
                 assert_true(got.rise == want.rise && got.after == want.after);
+                assert_int_equal(fit.score, 0); /* no score asked for */
             }
             /* the memo answers the same, the first time and when asked again */
             ledger_check_memo(l, n, &sh, &memo);
@@ -577,8 +590,140 @@ static void test_check_matches_per_step_definition(void **state)
             ledger_shape_release(&sh);
             curve_release(&cv);
         }
+        free(cpu);
         ledger_free(l);
     }
+}
+
+static void test_check_matches_per_step_definition(void **state)
+{
+    (void)state;
+    random_checks(40, 30, 60, 7);
+    /* the extender's horizon (240 steps) and one that is no multiple of the block, with curves
+     * long enough to span many blocks */
+    random_checks(240, 200, 40, 11);
+    random_checks(37, 60, 60, 13);
+}
+
+/* The brute-force maximum of r over the valid steps of block blk. */
+static int64_t brute_block_max(const struct ledger *l, const struct ledger_node *n, int r, int64_t blk)
+{
+    int64_t m = 0;
+    for (int64_t k = blk * LEDGER_BLOCK; k < (blk + 1) * LEDGER_BLOCK; k++) {
+        if (k < l->base || k >= l->base + (int64_t)l->cfg.n_steps)
+            continue;
+        int64_t v = ledger_reserved(l, n, (enum curve_res)r, k * (int64_t)l->cfg.step_s);
+        m = v > m ? v : m;
+    }
+    return m;
+}
+
+/* Every block maximum and peak equals a recomputation from the ring, and the ring equals the
+ * sum of the claims, after each of a random sequence of claims, replacements, releases,
+ * advances (short, across block edges, past the whole horizon) and node updates. */
+static void test_block_maxima_follow_changes(void **state)
+{
+    (void)state;
+    const uint32_t horizons[] = {8, 37, 240};
+    srand(21);
+    for (size_t hz = 0; hz < sizeof(horizons) / sizeof(horizons[0]); hz++) {
+        uint32_t n_steps = horizons[hz];
+        struct ledger *l = mk_ledger(30, n_steps, 0);
+        const char *nodes[] = {"a", "b"};
+        add_node(l, "a", 4000, 8 * GI);
+        add_node(l, "b", 8000, 16 * GI);
+        int64_t now = T0 + (rand() % 7) * 30;
+        ledger_advance(l, now);
+        for (int op = 0; op < 400; op++) {
+            char key[16];
+            snprintf(key, sizeof(key), "p%d", rand() % 12);
+            int what = rand() % 10;
+            if (what < 5) { /* claim or replace */
+                int64_t cpu[300];
+                uint32_t len = 1 + (uint32_t)(rand() % (int)(n_steps + 40));
+                for (uint32_t i = 0; i < len; i++)
+                    cpu[i] = (rand() % 7) * 300;
+                struct curve cv;
+                curve_init(&cv);
+                if (rand() % 5 == 0) {
+                    int64_t flat[3] = {(rand() % 4) * 250, (rand() % 3) * GI, 0};
+                    curve_init_flat(&cv, now + (rand() % 20 - 10) * 30, flat);
+                } else {
+                    mk_curve(&cv, now + (rand() % ((int)n_steps + 20) - 20) * 30 + rand() % 30, 30, cpu, len,
+                             (rand() % 3) * GI);
+                }
+                struct ledger_shape sh;
+                assert_int_equal(ledger_shape_init(&sh, l, &cv, CURVE_P90, cv.start_s), FS_OK);
+                enum fs_err rc = ledger_claim(l, key, nodes[rand() % 2], &sh, rand() % 2 ? LEDGER_FORCE : 0, NULL);
+                assert_true(rc == FS_OK || rc == FS_ECONFLICT);
+                ledger_shape_release(&sh);
+                curve_release(&cv);
+            } else if (what < 7) {
+                enum fs_err rc = ledger_release(l, key);
+                assert_true(rc == FS_OK || rc == FS_ENOTFOUND);
+            } else if (what < 9) {
+                int jump = rand() % 4 == 0 ? (int)n_steps + rand() % 5 : rand() % 11;
+                now += (int64_t)jump * 30 + rand() % 30;
+                ledger_advance(l, now);
+            } else {
+                add_node(l, nodes[rand() % 2], 2000 + (rand() % 4) * 1000, 8 * GI);
+            }
+            for (int i = 0; i < 2; i++) {
+                const struct ledger_node *n = ledger_node_get(l, nodes[i]);
+                for (int r = 0; r < 3; r++) {
+                    int64_t pk = 0;
+                    for (int64_t k = l->base; k < l->base + (int64_t)n_steps; k++) {
+                        int64_t sum = 0;
+                        for (size_t c = 0; c < n->n_claims; c++)
+                            sum += ledger_shape_at(&n->claims[c]->shape, (enum curve_res)r, k);
+                        int64_t have = ledger_reserved(l, n, (enum curve_res)r, k * 30);
+                        assert_int_equal(have, sum);
+                        pk = have > pk ? have : pk;
+                    }
+                    assert_int_equal(n->peak[r], pk);
+                    int64_t b0 = l->base / LEDGER_BLOCK, b1 = (l->base + n_steps - 1) / LEDGER_BLOCK;
+                    for (int64_t blk = b0 - 1; blk <= b1 + 1; blk++)
+                        assert_int_equal(ledger_block_max(l, n, (enum curve_res)r, blk),
+                                         blk < b0 || blk > b1 ? 0 : brute_block_max(l, n, r, blk));
+                }
+            }
+        }
+        ledger_free(l);
+    }
+}
+
+/* A shape's block maxima are those of its values, blocks aligned on absolute steps. */
+static void test_shape_block_maxima(void **state)
+{
+    (void)state;
+    struct ledger *l = mk_ledger(30, 240, 0);
+    int64_t cpu[20];
+    for (int i = 0; i < 20; i++)
+        cpu[i] = (i * 37) % 11 * 100;
+    struct curve cv;
+    mk_curve(&cv, T0 + 5 * 30, 30, cpu, 20, GI);
+    struct ledger_shape s;
+    assert_int_equal(ledger_shape_init(&s, l, &cv, CURVE_P90, cv.start_s), FS_OK);
+    assert_int_equal(s.blk_first, (T0 / 30 + 5) / LEDGER_BLOCK);
+    assert_int_equal(s.blk_first + s.blk_n - 1, (T0 / 30 + 5 + 19) / LEDGER_BLOCK);
+    for (uint32_t j = 0; j < s.blk_n; j++) {
+        int64_t m = 0;
+        for (uint32_t i = 0; i < s.len; i++)
+            if ((s.first + i) / LEDGER_BLOCK == s.blk_first + j && s.v[CURVE_CPU][i] > m)
+                m = s.v[CURVE_CPU][i];
+        assert_int_equal(s.bmax[CURVE_CPU][j], m);
+        assert_int_equal(s.bmax[CURVE_MEM][j], GI);
+    }
+    /* a claim keeps its own copy */
+    add_node(l, "n", 4000, 8 * GI);
+    assert_int_equal(ledger_claim(l, "k", "n", &s, 0, NULL), FS_OK);
+    const struct ledger_claim *c = ledger_claim_get(l, "k");
+    assert_non_null(c);
+    assert_true(c->shape.bmax[CURVE_CPU] != s.bmax[CURVE_CPU]);
+    assert_memory_equal(c->shape.bmax[CURVE_CPU], s.bmax[CURVE_CPU], s.blk_n * sizeof(int64_t));
+    ledger_shape_release(&s);
+    curve_release(&cv);
+    ledger_free(l);
 }
 
 /* A memo never outlives a change of the node's ring, limits or the horizon. */
@@ -643,6 +788,8 @@ int main(void)
         cmocka_unit_test(test_config_validation),
         cmocka_unit_test(test_check_matches_per_step_definition),
         cmocka_unit_test(test_memo_follows_changes),
+        cmocka_unit_test(test_block_maxima_follow_changes),
+        cmocka_unit_test(test_shape_block_maxima),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
