@@ -110,6 +110,19 @@ def res_table(rows):
             r2 = mean([num(by["auto"][k][5]) for k in keys]) / mean([num(by[m][k][5]) for k in keys])
             sp = mean([num(by[m][k][10]) for k in keys]) / mean([num(by["auto"][k][10]) for k in keys])
             print(f"{m:<9} {len(keys):5d} {fmt(r1)} {fmt(r2)} {fmt(sp, 18, 2)}")
+    pairs = [("hw", "r_hw"), ("hw", "sm_es"), ("arima", "r_farima"), ("auto", "r_stlf")]
+    print("\nfit time, like for like, on the runs both completed (ratio > 1: ours faster):")
+    print(f"{'ours':<8} {'reference':<9} {'runs':>5} {'ours s':>9} {'ref s':>9} {'ref/ours':>9}")
+    for a, b in pairs:
+        if a not in by or b not in by:
+            continue
+        keys = [k for k in by[b] if k in by[a] and num(by[a][k][10]) is not None and num(by[b][k][10]) is not None
+                and num(by[b][k][5]) is not None]
+        if not keys:
+            continue
+        fa = mean([num(by[a][k][10]) for k in keys])
+        fb = mean([num(by[b][k][10]) for k in keys])
+        print(f"{a:<8} {b:<9} {len(keys):5d} {fmt(fa, 9, 4)} {fmt(fb, 9, 4)} {fmt(fb / fa if fa else None, 9, 1)}")
 
 
 def main():
