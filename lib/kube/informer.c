@@ -59,6 +59,7 @@ struct kube_informer {
     int running;
     volatile int stop;
     int no_watchlist;               /* the server refused a streaming list: page instead */
+    int old_for_update, old_for_delete; /* events need the cached previous state (parsed) */
     int need_relist;                /* an event could not be applied: the cache is suspect */
     pthread_t thread;
 
@@ -116,11 +117,29 @@ enum fs_err kube_informer_new(struct kube_informer **out, struct kube_client *c,
 
 /* ---- cache values: packed text or trees ---- */
 
-/* Makes the cache value for obj (borrowed); NULL on ENOMEM. */
-static void *value_new(struct kube_informer *inf, json_t *obj)
+/* A packed value holding prefix then text (prefix_len may be 0); NULL on ENOMEM. */
+static struct packed *packed_new(const char *prefix, size_t prefix_len, const char *text, size_t len)
+{
+    if (prefix_len + len > UINT32_MAX)
+        return NULL;
+    struct packed *p = malloc(sizeof(*p) + prefix_len + len);
+    if (!p)
+        return NULL;
+    if (prefix_len > 0)
+        memcpy(p->text, prefix, prefix_len);
+    memcpy(p->text + prefix_len, text, len);
+    p->len = (uint32_t)(prefix_len + len);
+    return p;
+}
+
+/* Makes the cache value for obj (borrowed). raw (may be NULL) is obj's JSON text as
+ * received, stored as is instead of writing obj out again. NULL on ENOMEM. */
+static void *value_new(struct kube_informer *inf, json_t *obj, const char *raw, size_t raw_len)
 {
     if (inf->keep_trees)
         return json_incref(obj);
+    if (raw)
+        return packed_new(NULL, 0, raw, raw_len);
     /* one serialisation into a per-thread scratch buffer, then an exact copy */
     static __thread char scratch[64 * 1024];
     size_t len = json_dumpb(obj, scratch, sizeof(scratch), JSON_COMPACT);
@@ -153,7 +172,10 @@ static json_t *value_tree(const struct kube_informer *inf, void *v)
     if (inf->keep_trees)
         return json_incref(v);
     struct packed *p = v;
-    return json_loadb(p->text, p->len, 0, NULL);
+    json_t *t = NULL;
+    /* the text was checked when it arrived */
+    kube_json_load(p->text, p->len, KUBE_JSON_TRUSTED, &t, NULL);
+    return t;
 }
 
 static int value_same(const struct kube_informer *inf, void *a, void *b)
@@ -409,14 +431,20 @@ static void swap_and_deliver(struct kube_informer *inf, struct strmap *freshp,
     cache_clear(inf, &old);
 }
 
-/* Adds obj (a reference it takes) under key to a map and indexes being built. */
+/* Adds obj (a reference it takes) under key to a map and indexes being built. v (may be
+ * NULL) is its cache value made already (from its text as received), which it takes too. */
 static enum fs_err fresh_add(struct kube_informer *inf, struct strmap *fresh,
-                             struct strmap *fresh_ix, const char *key, json_t *obj)
+                             struct strmap *fresh_ix, const char *key, json_t *obj, void *v)
 {
     enum fs_err rc = FS_OK;
+    if (v && inf->transform) {
+        value_free(inf, v); /* the transform changes the object: its text no longer fits */
+        v = NULL;
+    }
     if (inf->transform && !(obj = inf->transform(obj)))
         return FS_ENOMEM;
-    void *v = value_new(inf, obj);
+    if (!v)
+        v = value_new(inf, obj, NULL, 0);
     void *prev = NULL;
     if (!v || strmap_put(fresh, key, v, &prev) != FS_OK) {
         if (v)
@@ -472,6 +500,12 @@ static int collect_body(void *arg, const char *data, size_t len)
     return 0;
 }
 
+static int plain_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '/' || c == '-' || c == '_';
+}
+
 /* Parses a list response item by item, so a 50,000-object list never exists as one tree:
  * the head (kind, apiVersion, metadata) is parsed on its own, then each item. */
 static enum fs_err parse_list(struct kube_informer *inf, const char *body, size_t len,
@@ -515,6 +549,13 @@ static enum fs_err parse_list(struct kube_informer *inf, const char *body, size_
     if (la)
         snprintf(api_version, sizeof(api_version), "%s", la);
     json_decref(head);
+    /* kind and apiVersion are written into cached text unescaped only when they need no
+     * escaping (they always are identifiers like "ConfigMap" and "apps/v1") */
+    int plain_ok = 1;
+    for (const char *c = kind; *c; c++)
+        plain_ok &= plain_char(*c);
+    for (const char *c = api_version; *c; c++)
+        plain_ok &= plain_char(*c);
     if (nomem)
         return FS_ENOMEM;
     if (!items)
@@ -528,22 +569,49 @@ static enum fs_err parse_list(struct kube_informer *inf, const char *body, size_
             return FS_EPARSE;
         if (body[pos] == ']')
             return FS_OK;
-        json_t *item = json_loadb(body + pos, len - pos, JSON_DISABLE_EOF_CHECK, &jerr);
-        if (!item || jerr.position <= 0)
-            return FS_EPARSE;
-        pos += (size_t)jerr.position;
+        json_t *item = NULL;
+        size_t used = 0;
+        enum fs_err rc = kube_json_load(body + pos, len - pos, KUBE_JSON_PREFIX, &item, &used);
+        if (rc != FS_OK)
+            return rc;
+        const char *raw = body + pos;
+        pos += used;
         if (kube_object_key(item, key, sizeof(key)) != FS_OK) {
             json_decref(item);
             continue;
         }
-        if ((kind[0] && !json_object_get(item, "kind") &&
-             json_object_set_new(item, "kind", json_string(kind)) != 0) ||
-            (api_version[0] && !json_object_get(item, "apiVersion") &&
-             json_object_set_new(item, "apiVersion", json_string(api_version)) != 0)) {
+        int add_kind = kind[0] && !json_object_get(item, "kind");
+        int add_api = api_version[0] && !json_object_get(item, "apiVersion");
+        if ((add_kind && json_object_set_new(item, "kind", json_string(kind)) != 0) ||
+            (add_api && json_object_set_new(item, "apiVersion", json_string(api_version)) != 0)) {
             json_decref(item);
             return FS_ENOMEM;
         }
-        enum fs_err rc = fresh_add(inf, fresh, fresh_ix, key, item);
+        /* cache the item's text as received, the missing fields written in front as a
+         * watch object has them ({"kind":..,"apiVersion":..,"metadata":..}), so both read
+         * the same */
+        void *v = NULL;
+        if (!inf->transform && !inf->keep_trees && plain_ok) {
+            char prefix[300];
+            int pl = 0;
+            if (add_kind && add_api)
+                pl = snprintf(prefix, sizeof(prefix), "{\"kind\":\"%s\",\"apiVersion\":\"%s\",", kind,
+                              api_version);
+            else if (add_kind)
+                pl = snprintf(prefix, sizeof(prefix), "{\"kind\":\"%s\",", kind);
+            else if (add_api)
+                pl = snprintf(prefix, sizeof(prefix), "{\"apiVersion\":\"%s\",", api_version);
+            /* an item with a name is a non-empty object: its '{' gives way to the prefix */
+            if (pl > 0 && (size_t)pl < sizeof(prefix))
+                v = packed_new(prefix, (size_t)pl, raw + 1, used - 1);
+            else if (pl == 0)
+                v = packed_new(NULL, 0, raw, used);
+            if (pl >= 0 && (size_t)pl < sizeof(prefix) && !v) {
+                json_decref(item);
+                return FS_ENOMEM;
+            }
+        }
+        rc = fresh_add(inf, fresh, fresh_ix, key, item, v);
         if (rc != FS_OK)
             return rc;
     }
@@ -634,7 +702,9 @@ static int on_event(void *arg, struct kube_event *ev)
     /* the only writer may read without the lock */
     void *old = strmap_get(&inf->cache, key);
     json_t *old_obj = NULL;
-    if (old && !(old_obj = value_tree(inf, old))) {
+    /* the previous state is read back from the cache only for those who look at it */
+    int want_old = ev->type == KUBE_EVENT_DELETED ? inf->old_for_delete : inf->old_for_update;
+    if (old && want_old && !(old_obj = value_tree(inf, old))) {
         inf->need_relist = 1;
         return 1;
     }
@@ -656,7 +726,7 @@ static int on_event(void *arg, struct kube_event *ev)
         inf->need_relist = 1;
         return 1;
     }
-    void *v = value_new(inf, obj);
+    void *v = value_new(inf, obj, inf->transform ? NULL : ev->raw, ev->raw_len);
     int stored = 0;
     enum fs_err rc = FS_ENOMEM;
     if (v) {
@@ -677,8 +747,8 @@ static int on_event(void *arg, struct kube_event *ev)
         inf->need_relist = 1;
         return 1;
     }
-    if (old_obj)
-        call_update(inf, old_obj, obj);
+    if (old)
+        call_update(inf, old_obj, obj); /* old_obj is there when a handler takes updates */
     else
         call_add(inf, obj);
     json_decref(obj);
@@ -741,7 +811,13 @@ static int watchlist_event(void *arg, struct kube_event *ev)
         return 0;
     json_t *obj = ev->object;
     ev->object = NULL;
-    enum fs_err rc = fresh_add(inf, &w->fresh, w->fresh_ix, key, obj);
+    void *v = NULL;
+    if (ev->raw && !inf->transform && !(v = value_new(inf, obj, ev->raw, ev->raw_len))) {
+        json_decref(obj);
+        w->err = FS_ENOMEM;
+        return 1;
+    }
+    enum fs_err rc = fresh_add(inf, &w->fresh, w->fresh_ix, key, obj, v);
     if (rc != FS_OK) {
         w->err = rc;
         return 1;
@@ -880,6 +956,11 @@ enum fs_err kube_informer_start(struct kube_informer *inf)
     if (inf->running)
         return FS_EINVAL;
     inf->stop = 0;
+    inf->old_for_update = inf->old_for_delete = inf->nindexes > 0; /* to unindex it */
+    for (size_t i = 0; i < inf->nhandlers; i++) {
+        inf->old_for_update |= inf->handlers[i].on_update != NULL;
+        inf->old_for_delete |= inf->handlers[i].on_delete != NULL;
+    }
     if (pthread_create(&inf->thread, NULL, run, inf) != 0)
         return FS_ENOMEM;
     inf->running = 1;

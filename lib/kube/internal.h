@@ -45,6 +45,16 @@ enum fs_err kube_client_stream(struct kube_client *c, const char *path, long tot
                                volatile int *stop, kube_stream_fn fn, void *arg,
                                struct kube_status *st);
 
+/* Reads JSON text into jansson values (lib/kube/json.c): accepts what json_loadb(s, len, 0)
+ * accepts, faster. Flags: KUBE_JSON_PREFIX reads one value and stops (*used = the offset
+ * after it, as JSON_DISABLE_EOF_CHECK); KUBE_JSON_REJECT_DUPLICATES as jansson's;
+ * KUBE_JSON_TRUSTED skips the UTF-8 check, for text this library wrote or already checked.
+ * FS_EPARSE or FS_ENOMEM; *used (may be NULL) is also where reading stopped on an error. */
+#define KUBE_JSON_PREFIX 1u
+#define KUBE_JSON_REJECT_DUPLICATES 2u
+#define KUBE_JSON_TRUSTED 4u
+enum fs_err kube_json_load(const char *s, size_t len, unsigned flags, json_t **out, size_t *used);
+
 /* Appends "&key=value" (or "?key=value" when buf has no '?') percent-encoding value;
  * FS_ERANGE if it does not fit. */
 enum fs_err kube_query_add(char *buf, size_t len, const char *key, const char *value);

@@ -100,15 +100,66 @@ void kube_event_release(struct kube_event *ev)
     memset(ev, 0, sizeof(*ev));
 }
 
+/* The apiserver writes {"type":"MODIFIED","object":{...}}: read only the object, and keep
+ * where its text is so the informer can cache it without writing it out again. *type_out
+ * and *obj_out are set when the line has that form, else the caller reads it in full. */
+static int parse_usual(const char *line, size_t len, char *type_out, size_t type_len,
+                       json_t **obj_out, const char **raw, size_t *raw_len)
+{
+    static const char head[] = "{\"type\":\"";
+    static const char mid[] = "\",\"object\":";
+    const size_t hl = sizeof(head) - 1, ml = sizeof(mid) - 1;
+    if (len < hl + ml + 3 || memcmp(line, head, hl) != 0)
+        return 0;
+    const char *t = line + hl, *q = memchr(t, '"', len - hl);
+    if (!q || (size_t)(q - t) >= type_len || (size_t)(line + len - q) < ml + 2 ||
+        memcmp(q, mid, ml) != 0)
+        return 0;
+    for (const char *c = t; c < q; c++)
+        if (*c < 'A' || *c > 'Z')
+            return 0; /* an escape or anything odd: the full reader decides */
+    const char *o = q + ml;
+    size_t used = 0;
+    json_t *obj = NULL;
+    if (kube_json_load(o, (size_t)(line + len - o), KUBE_JSON_PREFIX | KUBE_JSON_REJECT_DUPLICATES,
+                       &obj, &used) != FS_OK)
+        return 0;
+    const char *after = o + used, *end = line + len;
+    while (after < end && (*after == ' ' || *after == '\t' || *after == '\n' || *after == '\r'))
+        after++;
+    if (after >= end || *after != '}') {
+        json_decref(obj);
+        return 0;
+    }
+    after++;
+    while (after < end && (*after == ' ' || *after == '\t' || *after == '\n' || *after == '\r'))
+        after++;
+    if (after != end) {
+        json_decref(obj);
+        return 0;
+    }
+    memcpy(type_out, t, (size_t)(q - t));
+    type_out[q - t] = '\0';
+    *obj_out = obj;
+    *raw = o;
+    *raw_len = used;
+    return 1;
+}
+
 enum fs_err kube_event_parse(const char *line, size_t len, struct kube_event *ev)
 {
-    json_error_t jerr;
     memset(ev, 0, sizeof(*ev));
-    json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!j)
-        return FS_EPARSE;
-    const char *type = json_string_value(json_object_get(j, "type"));
-    json_t *obj = json_object_get(j, "object");
+    char tbuf[16];
+    const char *type;
+    json_t *j = NULL, *obj = NULL;
+    if (parse_usual(line, len, tbuf, sizeof(tbuf), &obj, &ev->raw, &ev->raw_len)) {
+        type = tbuf;
+    } else {
+        if (kube_json_load(line, len, KUBE_JSON_REJECT_DUPLICATES, &j, NULL) != FS_OK)
+            return FS_EPARSE;
+        type = json_string_value(json_object_get(j, "type"));
+        obj = json_incref(json_object_get(j, "object"));
+    }
     enum fs_err rc = FS_EPARSE;
     if (!type || !json_is_object(obj))
         goto out;
@@ -134,10 +185,14 @@ enum fs_err kube_event_parse(const char *line, size_t len, struct kube_event *ev
             goto out;
         ev->resource_version = rv;
     }
-    ev->object = json_incref(obj);
+    ev->object = obj;
+    obj = NULL;
     rc = FS_OK;
 out:
-    json_decref(j);
+    json_decref(obj);
+    json_decref(j); /* after the last use of type */
+    if (rc != FS_OK)
+        memset(ev, 0, sizeof(*ev));
     return rc;
 }
 

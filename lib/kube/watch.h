@@ -53,6 +53,10 @@ struct kube_event {
     json_t *object;     /* owned by the event: kube_event_release() drops it; steal by setting NULL */
     const char *resource_version; /* borrowed from object's metadata, may be NULL */
     long error_code;    /* for ERROR: the Status code (410 = expired) */
+    const char *raw;    /* the object's JSON text as received (borrowed from the line, valid
+                         * during the callback; NULL when the line was not in the usual
+                         * {"type":..,"object":..} form): the informer caches it as is */
+    size_t raw_len;
 };
 
 /* Parses one watch line: {"type":"ADDED","object":{...}}. FS_EPARSE for anything else

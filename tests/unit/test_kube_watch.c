@@ -154,6 +154,55 @@ static void test_event_parse(void **state)
     assert_string_equal(kube_event_type_name(KUBE_EVENT_BOOKMARK), "BOOKMARK");
 }
 
+/* The usual {"type":..,"object":..} line hands out the object's text as received (what the
+ * informer caches); any other shape still parses, without the text. */
+static void test_event_raw_object_text(void **state)
+{
+    (void)state;
+    struct kube_event ev;
+    const char *obj = "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"5\"},"
+                      "\"data\":{\"k\":\"\\u003cv\\u003e \\\"q\\\"\"}}";
+    char line[512];
+    snprintf(line, sizeof(line), "{\"type\":\"ADDED\",\"object\":%s}\r", obj);
+    assert_int_equal(kube_event_parse(line, strlen(line), &ev), FS_OK);
+    assert_int_equal(ev.type, KUBE_EVENT_ADDED);
+    assert_non_null(ev.raw);
+    assert_int_equal(ev.raw_len, strlen(obj));
+    assert_memory_equal(ev.raw, obj, strlen(obj));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev.object, "data"), "k")),
+                        "<v> \"q\"");
+    kube_event_release(&ev);
+
+    snprintf(line, sizeof(line), "{\"object\":%s,\"type\":\"DELETED\"}", obj);
+    assert_int_equal(kube_event_parse(line, strlen(line), &ev), FS_OK);
+    assert_int_equal(ev.type, KUBE_EVENT_DELETED);
+    assert_null(ev.raw);
+    assert_string_equal(ev.resource_version, "5");
+    kube_event_release(&ev);
+
+    /* spaces as another writer might put them: the full reader takes it */
+    snprintf(line, sizeof(line), "{ \"type\" : \"MODIFIED\", \"object\" : %s }", obj);
+    assert_int_equal(kube_event_parse(line, strlen(line), &ev), FS_OK);
+    assert_int_equal(ev.type, KUBE_EVENT_MODIFIED);
+    kube_event_release(&ev);
+
+    /* the quick path refuses what the full reader refuses: trailing bytes, a duplicate key
+     * inside the object, a third top-level member, a broken object */
+    const char *bad[] = {
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}}}x",
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"name\":\"b\",\"resourceVersion\":\"1\"}}}",
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}},\"type\":\"X\"}",
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}}}}",
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"\xc3\",\"resourceVersion\":\"1\"}}}",
+        "{\"type\":\"AD\\u0044ED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}},\"type\":\"X\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (kube_event_parse(bad[i], strlen(bad[i]), &ev) != FS_EPARSE)
+            fail_msg("accepted: %s", bad[i]);
+        assert_null(ev.object);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_line_bound_and_truncation),
         cmocka_unit_test(test_stop_from_callback),
         cmocka_unit_test(test_event_parse),
+        cmocka_unit_test(test_event_raw_object_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

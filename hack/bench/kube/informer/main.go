@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,6 +39,15 @@ func rssKB() int64 {
 		}
 	}
 	return -1
+}
+
+// cpuS is the CPU time (user + system) of the whole process, as tests/bench/kube_informer_bench.c.
+func cpuS() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }
 
 func main() {
@@ -69,6 +79,7 @@ func main() {
 	var mu sync.Mutex
 	var updates int64
 	var first, done time.Time
+	var cpuFirst, cpuDone float64
 	runtime.GC()
 	debug.FreeOSMemory()
 	before := rssKB()
@@ -82,9 +93,11 @@ func main() {
 			updates++
 			if updates == 1 {
 				first = time.Now()
+				cpuFirst = cpuS()
 			}
 			if updates == target {
 				done = time.Now()
+				cpuDone = cpuS()
 			}
 			mu.Unlock()
 		},
@@ -101,7 +114,7 @@ func main() {
 	runtime.GC()
 	debug.FreeOSMemory()
 	after := rssKB()
-	evS := 0.0
+	evS, cpuUs := 0.0, 0.0
 	if target > 0 {
 		deadline := time.Now().Add(10 * time.Minute)
 		for {
@@ -116,10 +129,13 @@ func main() {
 		if !done.IsZero() && done.After(first) {
 			evS = float64(target-1) / done.Sub(first).Seconds()
 		}
+		if !done.IsZero() {
+			cpuUs = (cpuDone - cpuFirst) * 1e6 / float64(target-1)
+		}
 	}
 	fmt.Printf("{\"client\":\"%s\",\"objects\":%d,\"sync_s\":%.3f,\"rss_before_kb\":%d,\"rss_after_kb\":%d,"+
-		"\"bytes_per_object\":%.0f,\"events\":%d,\"events_per_s\":%.0f}\n",
-		client, n, syncS, before, after, float64(after-before)*1024/float64(max(n, 1)), updates, evS)
+		"\"bytes_per_object\":%.0f,\"events\":%d,\"events_per_s\":%.0f,\"cpu_us_per_event\":%.1f}\n",
+		client, n, syncS, before, after, float64(after-before)*1024/float64(max(n, 1)), updates, evS, cpuUs)
 	close(stop)
 	if target > 0 && done.IsZero() {
 		os.Exit(1)

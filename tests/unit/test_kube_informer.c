@@ -1,0 +1,613 @@
+/* Unit tests for lib/kube/informer against a fake API server on 127.0.0.1 (no cluster): the
+ * list fills the cache and indexes and calls on_add; watch events update, re-index and
+ * delete, with the previous state handed to on_update; bookmarks move the resourceVersion;
+ * a 410 relists and delivers only the differences; has_synced waits for the list; a resync
+ * replays every object; a transform applies to listed and watched objects alike. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/informer.h"
+
+/* ---- the fake server: lists answer with list_body; a watch is held open for the test to
+ * write events into, and ends after its timeoutSeconds or when the test closes it ---- */
+
+struct fake {
+    int fd, port;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    char *list_body;       /* current list response body */
+    int list_hold;         /* lists wait while set (to observe an unsynced informer) */
+    int lists, watches;    /* requests served */
+    char last_watch[2048]; /* request line of the latest watch */
+    int watch_fd;          /* the open watch connection, -1 if none */
+    int close_watch;
+    int stopping;
+    pthread_t conns[64];
+    int nconns;
+};
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+struct conn {
+    struct fake *f;
+    int fd;
+};
+
+static void serve_watch(struct fake *f, int c, long timeout_s)
+{
+    const char *h = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_mutex_lock(&f->lock);
+    if (write_all(c, h, strlen(h)) == 0) {
+        f->watch_fd = c;
+        f->close_watch = 0;
+    }
+    f->watches++;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+    for (;;) {
+        struct pollfd p = {.fd = c, .events = POLLIN};
+        char buf[256];
+        if (poll(&p, 1, 20) > 0 && read(c, buf, sizeof(buf)) <= 0)
+            break; /* the client went away */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        pthread_mutex_lock(&f->lock);
+        int end = f->stopping || f->close_watch || now.tv_sec - t0.tv_sec >= timeout_s;
+        if (end) {
+            /* the server ends the watch (timeoutSeconds, or the test says so) */
+            write_all(c, "0\r\n\r\n", 5);
+            f->close_watch = 0;
+        }
+        pthread_mutex_unlock(&f->lock);
+        if (end)
+            break;
+    }
+    pthread_mutex_lock(&f->lock);
+    if (f->watch_fd == c)
+        f->watch_fd = -1;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void *serve_conn(void *arg)
+{
+    struct conn *cn = arg;
+    struct fake *f = cn->f;
+    int c = cn->fd;
+    free(cn);
+    char req[8192];
+    size_t len = 0;
+    for (;;) {
+        char *end;
+        while (!(end = memmem(req, len, "\r\n\r\n", 4))) {
+            ssize_t n = read(c, req + len, sizeof(req) - len - 1);
+            if (n <= 0)
+                goto out;
+            len += (size_t)n;
+        }
+        req[len] = '\0';
+        size_t hlen = (size_t)(end - req) + 4;
+        char line[2048];
+        snprintf(line, sizeof(line), "%.*s", (int)(strchr(req, '\r') - req), req);
+        memmove(req, req + hlen, len - hlen);
+        len -= hlen;
+        if (strstr(line, "watch=1")) {
+            const char *t = strstr(line, "timeoutSeconds=");
+            pthread_mutex_lock(&f->lock);
+            snprintf(f->last_watch, sizeof(f->last_watch), "%s", line);
+            pthread_mutex_unlock(&f->lock);
+            serve_watch(f, c, t ? strtol(t + 15, NULL, 10) : 300);
+            goto out;
+        }
+        pthread_mutex_lock(&f->lock);
+        while (f->list_hold && !f->stopping)
+            pthread_cond_wait(&f->cond, &f->lock);
+        char *body = strdup(f->list_body);
+        f->lists++;
+        pthread_mutex_unlock(&f->lock);
+        char hdr[256];
+        int n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                           "Content-Length: %zu\r\n\r\n", strlen(body));
+        int bad = write_all(c, hdr, (size_t)n) || write_all(c, body, strlen(body));
+        free(body);
+        if (bad)
+            goto out;
+    }
+out:
+    close(c);
+    return NULL;
+}
+
+static void *serve(void *arg)
+{
+    struct fake *f = arg;
+    for (;;) {
+        int c = accept(f->fd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        struct conn *cn = malloc(sizeof(*cn));
+        assert_non_null(cn);
+        *cn = (struct conn){.f = f, .fd = c};
+        pthread_mutex_lock(&f->lock);
+        int slot = f->nconns < 64 ? f->nconns++ : -1;
+        pthread_mutex_unlock(&f->lock);
+        if (slot < 0 || pthread_create(&f->conns[slot], NULL, serve_conn, cn) != 0) {
+            close(c);
+            free(cn);
+        }
+    }
+}
+
+static void fake_start(struct fake *f, const char *list_body)
+{
+    memset(f, 0, sizeof(*f));
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->cond, NULL);
+    f->watch_fd = -1;
+    f->list_body = strdup(list_body);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    f->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(f->fd >= 0);
+    assert_int_equal(bind(f->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(f->fd, 16), 0);
+    getsockname(f->fd, (struct sockaddr *)&a, &al);
+    f->port = ntohs(a.sin_port);
+    pthread_create(&f->thread, NULL, serve, f);
+}
+
+/* After the informer is freed (its connections are closed). */
+static void fake_stop(struct fake *f)
+{
+    pthread_mutex_lock(&f->lock);
+    f->stopping = 1;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+    shutdown(f->fd, SHUT_RDWR);
+    close(f->fd);
+    pthread_join(f->thread, NULL);
+    for (int i = 0; i < f->nconns; i++)
+        pthread_join(f->conns[i], NULL);
+    free(f->list_body);
+    pthread_mutex_destroy(&f->lock);
+    pthread_cond_destroy(&f->cond);
+}
+
+static void set_list(struct fake *f, const char *body)
+{
+    pthread_mutex_lock(&f->lock);
+    free(f->list_body);
+    f->list_body = strdup(body);
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* Waits until the informer has watch number n open (5 s at most). */
+static void wait_watch(struct fake *f, int n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 5;
+    pthread_mutex_lock(&f->lock);
+    while (!(f->watches >= n && f->watch_fd >= 0)) {
+        if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0)
+            break;
+    }
+    int ok = f->watches >= n && f->watch_fd >= 0;
+    pthread_mutex_unlock(&f->lock);
+    assert_true(ok);
+}
+
+/* Writes one event line into the open watch. */
+static void send_event(struct fake *f, const char *line)
+{
+    char hdr[32];
+    pthread_mutex_lock(&f->lock);
+    assert_true(f->watch_fd >= 0);
+    int n = snprintf(hdr, sizeof(hdr), "%zx\r\n", strlen(line) + 1);
+    int bad = write_all(f->watch_fd, hdr, (size_t)n) || write_all(f->watch_fd, line, strlen(line)) ||
+              write_all(f->watch_fd, "\n\r\n", 3);
+    pthread_mutex_unlock(&f->lock);
+    assert_false(bad);
+}
+
+/* ---- handlers that record what they see ---- */
+
+struct seen {
+    pthread_mutex_t lock;
+    int adds, updates, deletes, resyncs;
+    char log[4096]; /* "+name@rv -name@rv ~name@oldrv>newrv(oldnode>newnode) " */
+};
+
+static const char *str_at(const json_t *o, const char *a, const char *b)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(o, a), b));
+    return s ? s : "";
+}
+
+static void logf_seen(struct seen *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_seen(struct seen *s, const char *fmt, ...)
+{
+    size_t l = strlen(s->log);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->log + l, sizeof(s->log) - l, fmt, ap);
+    va_end(ap);
+}
+
+static void on_add(void *arg, const json_t *o)
+{
+    struct seen *s = arg;
+    pthread_mutex_lock(&s->lock);
+    s->adds++;
+    logf_seen(s, "+%s@%s ", str_at(o, "metadata", "name"), str_at(o, "metadata", "resourceVersion"));
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void on_update(void *arg, const json_t *old, const json_t *o)
+{
+    struct seen *s = arg;
+    pthread_mutex_lock(&s->lock);
+    if (old == o || json_equal(old, o)) {
+        s->resyncs++;
+    } else {
+        s->updates++;
+        logf_seen(s, "~%s@%s>%s(%s>%s) ", str_at(o, "metadata", "name"),
+                  str_at(old, "metadata", "resourceVersion"), str_at(o, "metadata", "resourceVersion"),
+                  str_at(old, "spec", "nodeName"), str_at(o, "spec", "nodeName"));
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void on_delete(void *arg, const json_t *o)
+{
+    struct seen *s = arg;
+    pthread_mutex_lock(&s->lock);
+    s->deletes++;
+    logf_seen(s, "-%s@%s ", str_at(o, "metadata", "name"), str_at(o, "metadata", "resourceVersion"));
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int count_of(struct seen *s, int *field)
+{
+    pthread_mutex_lock(&s->lock);
+    int v = *field;
+    pthread_mutex_unlock(&s->lock);
+    return v;
+}
+
+/* Polls until *field reaches want (5 s at most). */
+static void wait_count(struct seen *s, int *field, int want)
+{
+    for (int i = 0; i < 500 && count_of(s, field) < want; i++)
+        usleep(10000);
+    assert_int_equal(count_of(s, field), want);
+}
+
+static void take_log(struct seen *s, char *out, size_t len)
+{
+    pthread_mutex_lock(&s->lock);
+    snprintf(out, len, "%s", s->log);
+    s->log[0] = '\0';
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- fixtures ---- */
+
+#define POD(name, rv, node)                                                                        \
+    "{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"d\",\"resourceVersion\":\"" rv "\","      \
+    "\"managedFields\":[{\"manager\":\"m\"}]},\"spec\":{\"nodeName\":\"" node "\"}}"
+#define WPOD(name, rv, node)                                                                       \
+    "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"" name "\",\"namespace\":\"d\"," \
+    "\"resourceVersion\":\"" rv "\",\"managedFields\":[{\"manager\":\"m\"}]},\"spec\":{\"nodeName\":\"" node "\"}}"
+#define LIST(rv, items) "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"" rv "\"},\"items\":[" items "]}"
+#define EV(type, obj) "{\"type\":\"" type "\",\"object\":" obj "}"
+
+struct env {
+    struct fake f;
+    struct kube_config cfg;
+    struct kube_client *c;
+    struct kube_informer *inf;
+    struct seen seen;
+};
+
+static void env_start(struct env *e, const char *list, const struct kube_informer_opts *extra,
+                      int with_update, int hold_list)
+{
+    memset(e, 0, sizeof(*e));
+    pthread_mutex_init(&e->seen.lock, NULL);
+    fake_start(&e->f, list);
+    e->f.list_hold = hold_list;
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml),
+             "current-context: t\ncontexts: [{name: t, context: {cluster: c, user: u}}]\n"
+             "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
+             "users: [{name: u, user: {token: t}}]\n", e->f.port);
+    assert_int_equal(kube_config_parse(&e->cfg, yaml, strlen(yaml), NULL, NULL), FS_OK);
+    struct kube_client_opts co = {.timeout_ms = 5000, .qps = -1, .backoff_base_ms = 20, .backoff_max_ms = 100};
+    assert_int_equal(kube_client_new(&e->c, &e->cfg, &co), FS_OK);
+    struct kube_informer_opts o = {.ref = {.version = "v1", .resource = "pods", .namespace = "d"}};
+    if (extra) {
+        o.resync_s = extra->resync_s;
+        o.transform = extra->transform;
+        o.keep_trees = extra->keep_trees;
+    }
+    assert_int_equal(kube_informer_new(&e->inf, e->c, &o), FS_OK);
+    assert_int_equal(kube_informer_add_index(e->inf, "node", kube_index_pod_node), FS_OK);
+    struct kube_informer_handlers h = {.on_add = on_add, .on_update = with_update ? on_update : NULL,
+                                       .on_delete = on_delete, .arg = &e->seen};
+    assert_int_equal(kube_informer_add_handlers(e->inf, &h), FS_OK);
+    assert_int_equal(kube_informer_start(e->inf), FS_OK);
+}
+
+static void env_stop(struct env *e)
+{
+    kube_informer_free(e->inf);
+    kube_client_free(e->c);
+    kube_config_release(&e->cfg);
+    fake_stop(&e->f);
+    pthread_mutex_destroy(&e->seen.lock);
+}
+
+/* Names of the objects under an index key, sorted, space-separated. */
+static void names_by_index(struct kube_informer *inf, const char *key, char *out, size_t len)
+{
+    json_t *arr = kube_informer_by_index(inf, "node", key);
+    const char *names[16];
+    size_t n = 0, i;
+    json_t *o;
+    assert_non_null(arr);
+    json_array_foreach(arr, i, o) if (n < 16) names[n++] = str_at(o, "metadata", "name");
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = a; b > 0 && strcmp(names[b - 1], names[b]) > 0; b--) {
+            const char *t = names[b];
+            names[b] = names[b - 1];
+            names[b - 1] = t;
+        }
+    out[0] = '\0';
+    for (i = 0; i < n; i++)
+        snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? " " : "", names[i]);
+    json_decref(arr);
+}
+
+static const char *rv_of(struct kube_informer *inf, const char *name, char *buf, size_t len)
+{
+    json_t *o = kube_informer_get(inf, "d", name);
+    snprintf(buf, len, "%s", o ? str_at(o, "metadata", "resourceVersion") : "(none)");
+    json_decref(o);
+    return buf;
+}
+
+/* ---- tests ---- */
+
+static void run_cache_add_update_delete(int keep_trees)
+{
+    struct env e;
+    struct kube_informer_opts o = {.keep_trees = keep_trees};
+    char buf[4096], rv[32];
+    env_start(&e, LIST("10", POD("a", "5", "n1") "," POD("b", "6", "n1") "," POD("c", "7", "n2")), &o, 1, 0);
+    assert_int_equal(kube_informer_wait_synced(e.inf, 5000), FS_OK);
+    assert_true(kube_informer_has_synced(e.inf));
+    assert_int_equal(kube_informer_len(e.inf), 3);
+    wait_count(&e.seen, &e.seen.adds, 3);
+    names_by_index(e.inf, "n1", buf, sizeof(buf));
+    assert_string_equal(buf, "a b");
+    names_by_index(e.inf, "n2", buf, sizeof(buf));
+    assert_string_equal(buf, "c");
+    names_by_index(e.inf, "n9", buf, sizeof(buf));
+    assert_string_equal(buf, "");
+    assert_null(kube_informer_by_index(e.inf, "no-such-index", "n1"));
+    /* list items get the kind and apiVersion a watch object has */
+    json_t *a = kube_informer_get(e.inf, "d", "a");
+    assert_string_equal(json_string_value(json_object_get(a, "kind")), "Pod");
+    assert_string_equal(json_string_value(json_object_get(a, "apiVersion")), "v1");
+    json_decref(a);
+    assert_null(kube_informer_get(e.inf, "d", "zz"));
+    kube_informer_resource_version(e.inf, rv, sizeof(rv));
+    assert_string_equal(rv, "10");
+
+    /* the watch resumes from the list's version */
+    wait_watch(&e.f, 1);
+    pthread_mutex_lock(&e.f.lock);
+    assert_non_null(strstr(e.f.last_watch, "resourceVersion=10&"));
+    assert_non_null(strstr(e.f.last_watch, "allowWatchBookmarks=true"));
+    pthread_mutex_unlock(&e.f.lock);
+
+    /* a moves to n2: on_update gets the old and the new state, the index follows */
+    send_event(&e.f, EV("MODIFIED", WPOD("a", "11", "n2")));
+    send_event(&e.f, EV("ADDED", WPOD("d", "12", "n1")));
+    send_event(&e.f, EV("DELETED", WPOD("b", "13", "n1")));
+    send_event(&e.f, EV("BOOKMARK", "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"20\"}}"));
+    wait_count(&e.seen, &e.seen.deletes, 1);
+    take_log(&e.seen, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "~a@5>11(n1>n2) +d@12 -b@6 "));
+    assert_int_equal(count_of(&e.seen, &e.seen.updates), 1);
+    assert_int_equal(kube_informer_len(e.inf), 3);
+    assert_string_equal(rv_of(e.inf, "a", rv, sizeof(rv)), "11");
+    assert_string_equal(rv_of(e.inf, "b", rv, sizeof(rv)), "(none)");
+    names_by_index(e.inf, "n1", buf, sizeof(buf));
+    assert_string_equal(buf, "d");
+    names_by_index(e.inf, "n2", buf, sizeof(buf));
+    assert_string_equal(buf, "a c");
+    /* the bookmark moved the version without an event */
+    for (int i = 0; i < 500; i++) {
+        kube_informer_resource_version(e.inf, rv, sizeof(rv));
+        if (!strcmp(rv, "20"))
+            break;
+        usleep(10000);
+    }
+    assert_string_equal(rv, "20");
+    struct kube_informer_stats st;
+    kube_informer_stats(e.inf, &st);
+    assert_int_equal(st.events, 3);
+    assert_int_equal(st.lists, 1);
+
+    /* the list of everything */
+    json_t *all = kube_informer_list(e.inf);
+    assert_int_equal(json_array_size(all), 3);
+    json_decref(all);
+    env_stop(&e);
+}
+
+static void test_cache_add_update_delete(void **state)
+{
+    (void)state;
+    run_cache_add_update_delete(0);
+}
+
+static void test_cache_add_update_delete_trees(void **state)
+{
+    (void)state;
+    run_cache_add_update_delete(1);
+}
+
+/* A 410 relists at the latest version and delivers only what changed: an object whose list
+ * item is the version already seen on the watch is not reported again. */
+static void test_gone_relists_and_delivers_differences(void **state)
+{
+    (void)state;
+    struct env e;
+    char buf[4096], rv[32];
+    env_start(&e, LIST("10", POD("a", "5", "n1") "," POD("b", "6", "n1") "," POD("c", "7", "n2")), NULL, 1, 0);
+    assert_int_equal(kube_informer_wait_synced(e.inf, 5000), FS_OK);
+    wait_watch(&e.f, 1);
+    send_event(&e.f, EV("MODIFIED", WPOD("a", "11", "n1")));
+    wait_count(&e.seen, &e.seen.updates, 1);
+    take_log(&e.seen, buf, sizeof(buf));
+    /* meanwhile: b deleted, c moved to n1, e created */
+    set_list(&e.f, LIST("30", POD("a", "11", "n1") "," POD("c", "25", "n1") "," POD("e", "26", "n2")));
+    send_event(&e.f, EV("ERROR", "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                                 "\"message\":\"too old resource version: 11 (29)\",\"reason\":\"Expired\",\"code\":410}"));
+    wait_count(&e.seen, &e.seen.deletes, 1);
+    wait_count(&e.seen, &e.seen.adds, 4);
+    wait_count(&e.seen, &e.seen.updates, 2);
+    take_log(&e.seen, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "~c@7>25(n2>n1) "));
+    assert_non_null(strstr(buf, "+e@26 "));
+    assert_non_null(strstr(buf, "-b@6 "));
+    assert_null(strstr(buf, "a@")); /* a is unchanged: no event for it */
+    struct kube_informer_stats st;
+    kube_informer_stats(e.inf, &st);
+    assert_int_equal(st.gone, 1);
+    assert_int_equal(st.lists, 2);
+    kube_informer_resource_version(e.inf, rv, sizeof(rv));
+    assert_string_equal(rv, "30");
+    names_by_index(e.inf, "n1", buf, sizeof(buf));
+    assert_string_equal(buf, "a c");
+    names_by_index(e.inf, "n2", buf, sizeof(buf));
+    assert_string_equal(buf, "e");
+    /* and it watches again from the new list */
+    wait_watch(&e.f, 2);
+    pthread_mutex_lock(&e.f.lock);
+    assert_non_null(strstr(e.f.last_watch, "resourceVersion=30&"));
+    pthread_mutex_unlock(&e.f.lock);
+    env_stop(&e);
+}
+
+static void test_has_synced_waits_for_the_list(void **state)
+{
+    (void)state;
+    struct env e;
+    env_start(&e, LIST("3", POD("a", "2", "n1")), NULL, 1, 1);
+    assert_int_equal(kube_informer_wait_synced(e.inf, 200), FS_ETIMEOUT);
+    assert_false(kube_informer_has_synced(e.inf));
+    assert_int_equal(kube_informer_len(e.inf), 0);
+    pthread_mutex_lock(&e.f.lock);
+    e.f.list_hold = 0;
+    pthread_cond_broadcast(&e.f.cond);
+    pthread_mutex_unlock(&e.f.lock);
+    assert_int_equal(kube_informer_wait_synced(e.inf, 5000), FS_OK);
+    assert_true(kube_informer_has_synced(e.inf));
+    assert_int_equal(kube_informer_len(e.inf), 1);
+    /* on_add ran before has_synced said yes */
+    assert_int_equal(count_of(&e.seen, &e.seen.adds), 1);
+    env_stop(&e);
+}
+
+/* resync_s = 1: the watch rotates every second and each cached object comes back to
+ * on_update as (obj, obj). */
+static void test_periodic_resync(void **state)
+{
+    (void)state;
+    struct env e;
+    struct kube_informer_opts o = {.resync_s = 1};
+    env_start(&e, LIST("10", POD("a", "5", "n1") "," POD("b", "6", "n2")), &o, 1, 0);
+    assert_int_equal(kube_informer_wait_synced(e.inf, 5000), FS_OK);
+    for (int i = 0; i < 500 && count_of(&e.seen, &e.seen.resyncs) < 4; i++)
+        usleep(10000);
+    assert_true(count_of(&e.seen, &e.seen.resyncs) >= 4); /* both objects, twice */
+    assert_int_equal(count_of(&e.seen, &e.seen.updates), 0);
+    struct kube_informer_stats st;
+    kube_informer_stats(e.inf, &st);
+    assert_true(st.watches >= 2);
+    assert_int_equal(st.lists, 1);
+    env_stop(&e);
+}
+
+/* Without an on_update handler the previous state is not needed; the cache and the indexes
+ * still follow the events. A transform applies to listed and watched objects. */
+static void test_no_update_handler_and_transform(void **state)
+{
+    (void)state;
+    struct env e;
+    char buf[4096], rv[32];
+    struct kube_informer_opts o = {.transform = kube_transform_strip_managed_fields};
+    env_start(&e, LIST("10", POD("a", "5", "n1")), &o, 0, 0);
+    assert_int_equal(kube_informer_wait_synced(e.inf, 5000), FS_OK);
+    json_t *a = kube_informer_get(e.inf, "d", "a");
+    assert_non_null(a);
+    assert_null(json_object_get(json_object_get(a, "metadata"), "managedFields"));
+    json_decref(a);
+    wait_watch(&e.f, 1);
+    send_event(&e.f, EV("MODIFIED", WPOD("a", "11", "n2")));
+    send_event(&e.f, EV("ADDED", WPOD("b", "12", "n2")));
+    wait_count(&e.seen, &e.seen.adds, 2);
+    assert_string_equal(rv_of(e.inf, "a", rv, sizeof(rv)), "11");
+    a = kube_informer_get(e.inf, "d", "a");
+    assert_null(json_object_get(json_object_get(a, "metadata"), "managedFields"));
+    json_decref(a);
+    names_by_index(e.inf, "n1", buf, sizeof(buf));
+    assert_string_equal(buf, "");
+    names_by_index(e.inf, "n2", buf, sizeof(buf));
+    assert_string_equal(buf, "a b");
+    env_stop(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cache_add_update_delete),
+        cmocka_unit_test(test_cache_add_update_delete_trees),
+        cmocka_unit_test(test_gone_relists_and_delivers_differences),
+        cmocka_unit_test(test_has_synced_waits_for_the_list),
+        cmocka_unit_test(test_periodic_resync),
+        cmocka_unit_test(test_no_update_handler_and_transform),
+    };
+    return cmocka_run_group_tests_name("test_kube_informer", tests, NULL, NULL);
+}
