@@ -306,6 +306,7 @@ enum fs_err learn_arrivals_fold(const json_t *old_status, struct learn_arrival *
         return say(err, errlen, FS_EINVAL, "arrival buckets must be at least 1 s, at most 100000 of them");
     const json_t *old = json_object_get(old_status, "arrivals");
     int64_t start = 0, old_start = 0, wm = INT64_MIN, total = 0;
+    int old_full = 0, full = 0; /* more tasks in the watermark's second than names can list */
     size_t len = 0;
     const json_t *old_counts = json_object_get(old, "counts"), *old_names = NULL;
     if (json_is_object(old) && num(old, "bucketSeconds", 0) == (double)bucket_s && json_is_array(old_counts) &&
@@ -316,9 +317,10 @@ enum fs_err learn_arrivals_fold(const json_t *old_status, struct learn_arrival *
         total = (int64_t)num(old, "total", 0);
         const json_t *w = json_object_get(old, "watermark");
         const char *wt = json_string_value(json_object_get(w, "time"));
-        if (wt && rfc3339_parse(wt, &wm) == FS_OK)
+        if (wt && rfc3339_parse(wt, &wm) == FS_OK) {
             old_names = json_object_get(w, "names");
-        else
+            old_full = json_is_true(json_object_get(w, "full"));
+        } else
             wm = INT64_MIN;
     } else {
         old = NULL; /* none yet, malformed, or another bucket size: a new series */
@@ -339,13 +341,17 @@ enum fs_err learn_arrivals_fold(const json_t *old_status, struct learn_arrival *
             int seen = 0;
             for (size_t k = 0; k < json_array_size(names) && !seen; k++)
                 seen = strcmp(json_string_value(json_array_get(names, k)), a[i].name) == 0;
-            if (seen)
+            /* a full list from an earlier fold cannot tell: taken as counted (never twice) */
+            if (seen || old_full)
                 continue;
         } else {
             json_array_clear(names);
             wm = a[i].created_s;
+            old_full = full = 0;
         }
-        if (json_array_size(names) < LEARN_WATERMARK_NAMES && json_array_append_new(names, json_string(a[i].name)))
+        if (json_array_size(names) >= LEARN_WATERMARK_NAMES)
+            full = 1;
+        else if (json_array_append_new(names, json_string(a[i].name)))
             goto out;
         is_new[i] = 1;
         if (!n_new++)
@@ -393,8 +399,9 @@ enum fs_err learn_arrivals_fold(const json_t *old_status, struct learn_arrival *
     json_t *ca = int_array(counts, (uint32_t)m);
     if (!ca)
         goto out;
-    o = json_pack("{s:I, s:s, s:o, s:I, s:{s:s, s:O}}", "bucketSeconds", (json_int_t)bucket_s, "start", s_start,
-                  "counts", ca, "total", (json_int_t)total, "watermark", "time", s_wm, "names", names);
+    o = json_pack("{s:I, s:s, s:o, s:I, s:{s:s, s:O, s:b}}", "bucketSeconds", (json_int_t)bucket_s, "start", s_start,
+                  "counts", ca, "total", (json_int_t)total, "watermark", "time", s_wm, "names", names, "full",
+                  full || old_full);
     if (!o)
         goto out;
     *out = o;

@@ -86,6 +86,7 @@ struct ctl {
     struct lmap queued_ns;    /* namespaces with Queued leaves -> (void *)1 */
     pthread_mutex_t admit_mu; /* one admission decision at a time, across namespaces (before the cluster lock) */
     struct lmap board;        /* "ns/name" -> struct board_entry: leaves left Queued, all namespaces */
+    struct lmap terminating;  /* namespaces being deleted -> (void *)(uintptr_t)unix time seen (under mu) */
     struct counters n;
 };
 
@@ -337,12 +338,49 @@ out:
     return rc;
 }
 
+#define TERMINATING_RECHECK_S 60 /* a namespace seen being deleted is left alone this long */
+
+/* 1 while ns was seen being deleted in the last TERMINATING_RECHECK_S seconds */
+static int ns_terminating(struct ctl *c, const char *ns)
+{
+    pthread_mutex_lock(&c->mu);
+    uintptr_t seen = (uintptr_t)lmap_get(&c->terminating, ns);
+    int yes = seen && (int64_t)time(NULL) - (int64_t)seen < TERMINATING_RECHECK_S;
+    if (seen && !yes)
+        lmap_del(&c->terminating, ns);
+    pthread_mutex_unlock(&c->mu);
+    return yes;
+}
+
+/* 1 when a create failed because its namespace is being deleted (403 "being terminated")
+ * or is gone (404 on the namespace); the namespace is then left alone for a while. */
+static int namespace_gone(struct ctl *c, const char *ns, const char *what, const struct kube_status *st)
+{
+    if (!ns || !((st->code == 403 && strstr(st->message, "being terminated")) ||
+                 (st->code == 404 && strstr(st->message, "namespaces \""))))
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    int known = lmap_get(&c->terminating, ns) != NULL;
+    lmap_put(&c->terminating, ns, (void *)(uintptr_t)time(NULL));
+    pthread_mutex_unlock(&c->mu);
+    if (!known) {
+        const char *kv[] = {"namespace", ns, "object", what, "detail", st->message, NULL};
+        log_kv(LOG_INFO, "namespace is being deleted: creating nothing there", kv);
+    }
+    return 1;
+}
+
+/* Creates obj. FS_EGONE when its namespace is being deleted (403 "being terminated") or is
+ * gone (404 on the namespace): nothing can be created there, so the caller gives up on it
+ * rather than retrying, and the namespace is left alone for a while. */
 static enum fs_err create(struct ctl *c, const struct kube_ref *ref, const json_t *obj, const char *what)
 {
     struct kube_status st;
     enum fs_err rc = kube_create(c->client, ref, obj, NULL, NULL, &st);
     if (rc == FS_ECONFLICT) /* it exists already: deterministic names make creation idempotent */
         return FS_OK;
+    if (rc != FS_OK && namespace_gone(c, ref->namespace, what, &st))
+        return FS_EGONE;
     if (rc != FS_OK) {
         char buf[600];
         log_err("cannot create %s: %s", what, kube_status_str(&st, buf, sizeof(buf)));
@@ -548,6 +586,10 @@ static enum fs_err taskprofile_get(struct ctl *c, const char *ns, const char *ty
         json_decref(obj_tp);
         if (rc == FS_ECONFLICT)
             rc = kube_get(c->client, &ref, out, &ks);
+        else if (rc != FS_OK && rc != FS_ENOMEM && namespace_gone(c, ns, "TaskProfile", &ks)) {
+            snprintf(msg, msglen, "cannot create TaskProfile %s: its namespace is being deleted", type);
+            return FS_EGONE;
+        }
     }
     if (rc != FS_OK)
         snprintf(msg, msglen, "cannot read TaskProfile %s: %s", type, kube_status_str(&ks, buf, sizeof(buf)));
@@ -723,7 +765,7 @@ static enum fs_err fold_arrivals(struct ctl *c, const char *ns, const struct mic
                 }
             }
         }
-        if (rc != FS_OK) {
+        if (rc != FS_OK && rc != FS_EGONE) { /* a namespace being deleted is not retried */
             if (rc != FS_ECONFLICT)
                 log_warn("cannot count arrivals of %s/%s: %s", ns, type, err);
             ret = rc; /* retried with the namespace */
@@ -802,9 +844,10 @@ static enum fs_err reconcile_split(struct ctl *c, const json_t *obj, const struc
         if (!exists) {
             json_t *child = NULL;
             if (build_child(mt, obj, &kids[i], &e, &child) == FS_OK) {
-                if (create(c, &ref, child, kids[i].name) == FS_OK)
+                enum fs_err crc = create(c, &ref, child, kids[i].name);
+                if (crc == FS_OK)
                     count(c, &c->n.children_created, 1);
-                else
+                else if (crc != FS_EGONE) /* a namespace being deleted is not retried */
                     ret = FS_EIO;
             }
             json_decref(child);
@@ -862,12 +905,16 @@ static void create_admitted(struct ctl *c, void *item)
     if (rc == FS_OK)
         rc = create(c, &pref, p, mt->name);
     json_decref(p);
-    cd->rc = rc;
+    cd->rc = rc == FS_EGONE ? FS_OK : rc; /* a namespace being deleted is not retried */
     if (rc != FS_OK) {
         cluster_lock(&c->cl);
         admit_unclaim(c->cl.ledger, mt->ns, mt->name);
         cluster_unlock(&c->cl);
         json_object_set_new(cd->status, "phase", json_string("Queued"));
+        if (rc == FS_EGONE)
+            json_array_append_new(cd->conds, condition(old, "Admitted", "False", "NamespaceTerminating",
+                                                       "its namespace is being deleted: no pod is created",
+                                                       mt->generation));
         return;
     }
     char msg[400];
@@ -938,13 +985,13 @@ static enum fs_err reconcile_leaf_pod(struct ctl *c, const json_t *obj, const st
     if (ph == MT_PHASE_SUCCEEDED && (!was || strcmp(was, "Succeeded") != 0)) {
         char msg[300];
         enum fs_err rc = learn_from(c, obj, mt, pod, msg, sizeof(msg));
-        if (rc != FS_OK && rc != FS_EDATA) {
+        if (rc != FS_OK && rc != FS_EDATA && rc != FS_EGONE) { /* EGONE: its namespace is being deleted */
             log_warn("cannot learn from %s/%s: %s", mt->ns, mt->name, msg);
             json_object_set_new(status, "phase", json_string(was ? was : "Running"));
             return rc; /* retried with backoff; the phase moves on once the run is learnt */
         }
         json_array_append_new(conds, condition(old, "Learnt", rc == FS_OK ? "True" : "False",
-                                               rc == FS_OK ? "FoldedIntoProfile" : "NoSamples", msg, mt->generation));
+                                               rc == FS_OK ? "FoldedIntoProfile" : rc == FS_EGONE ? "NamespaceTerminating" : "NoSamples", msg, mt->generation));
         const char *kv[] = {"namespace", mt->ns, "microtask", mt->name, "detail", msg, NULL};
         log_kv(LOG_INFO, "leaf succeeded", kv);
         track_drop(c, mt->ns, mt->name);
@@ -1163,6 +1210,10 @@ static void write_status(struct ctl *c, void *item)
 static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
 {
     enum fs_err ret = FS_OK;
+    if (ns_terminating(c, ns)) {
+        log_debug("namespace %s is being deleted: not reconciled", ns);
+        return FS_OK;
+    }
     json_t *all = kube_informer_list(c->mts);
     size_t total = json_array_size(all), n = 0, nc = 0;
     struct microtask *mts = calloc(total ? total : 1, sizeof(*mts));
@@ -1202,6 +1253,8 @@ static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
         struct dag_verdict *v = &verdicts[i];
         if ((mt->phase == MT_PHASE_SUCCEEDED || mt->phase == MT_PHASE_FAILED) && !mt->has_split)
             continue; /* finished leaves stay finished */
+        if (meta(objs[i], "deletionTimestamp"))
+            continue; /* being deleted (a finalizer holds it): it starts nothing more */
         json_t *status = json_object(), *conds = json_array();
         int ready = v->kind == DAG_READY;
         enum fs_err rc = FS_OK;
@@ -1874,6 +1927,7 @@ int main(int argc, char **argv)
     lmap_init(&c.tracks);
     lmap_init(&c.queued_ns);
     lmap_init(&c.board);
+    lmap_init(&c.terminating);
     pthread_mutex_init(&c.admit_mu, NULL);
     enum fs_err rc;
     if (c.o.kubeconfig)
@@ -2043,6 +2097,7 @@ out:
             board_entry_free(v);
     }
     lmap_release(&c.board);
+    lmap_release(&c.terminating);
     pthread_mutex_destroy(&c.admit_mu);
     if (c.cl_ready)
         cluster_release(&c.cl);

@@ -210,6 +210,42 @@ static void test_arrivals_bounded(void **state)
     json_decref(st);
 }
 
+static void test_arrivals_burst_in_one_second(void **state)
+{
+    (void)state;
+    /* more tasks in one second than the watermark lists: each counted once, then never again */
+    size_t n = LEARN_WATERMARK_NAMES + 50;
+    struct learn_arrival *a = calloc(n, sizeof(*a));
+    char (*names)[16] = calloc(n, sizeof(*names));
+    assert_non_null(a);
+    assert_non_null(names);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(names[i], sizeof(names[i]), "t-%04zu", i);
+        a[i] = (struct learn_arrival){names[i], T0 + 7};
+    }
+    json_t *arr = NULL, *arr2 = NULL;
+    size_t counted = 0;
+    char err[200];
+    assert_int_equal(learn_arrivals_fold(NULL, a, n, 60, 10, &arr, &counted, err, sizeof(err)), FS_OK);
+    assert_int_equal(counted, n);
+    const json_t *w = json_object_get(arr, "watermark");
+    assert_int_equal(json_array_size(json_object_get(w, "names")), LEARN_WATERMARK_NAMES);
+    assert_true(json_is_true(json_object_get(w, "full")));
+    json_t *st = json_pack("{s:o}", "arrivals", arr);
+    assert_int_equal(learn_arrivals_fold(st, a, n, 60, 10, &arr2, &counted, err, sizeof(err)), FS_OK);
+    assert_null(arr2); /* the same burst again: nothing new */
+    /* the next second starts a fresh list */
+    struct learn_arrival b[1] = {{"next", T0 + 8}};
+    assert_int_equal(learn_arrivals_fold(st, b, 1, 60, 10, &arr2, &counted, err, sizeof(err)), FS_OK);
+    assert_int_equal(counted, 1);
+    assert_int_equal(json_integer_value(json_object_get(arr2, "total")), (json_int_t)n + 1);
+    assert_false(json_is_true(json_object_get(json_object_get(arr2, "watermark"), "full")));
+    json_decref(arr2);
+    json_decref(st);
+    free(a);
+    free(names);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_arrivals_bucketed_and_deduplicated),
         cmocka_unit_test(test_arrivals_bounded),
+        cmocka_unit_test(test_arrivals_burst_in_one_second),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
