@@ -7,7 +7,8 @@
 #    the same run, is the same bodies POSTed to /healthz (the HTTP round trip alone).
 # 2. kube-scheduler throughput (pods/s) on a separate named cluster of 1,000 kwok nodes,
 #    2,000 pods, the foresight profile with the extender versus without it.
-#    BENCH_SCHED=0 skips it (it needs the Kubernetes binaries of `make k8s-bins tools`).
+#    BENCH_SCHED=0 skips it (it needs the Kubernetes binaries of `make k8s-bins tools`);
+#    BENCH_LATENCY=0 skips the first.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -29,6 +30,7 @@ trap cleanup EXIT
 [ -x "$EXT" ] && [ -x "$LOAD" ] || { echo "bench-extender: build first (make all)" >&2; exit 2; }
 field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
 
+if [ "${BENCH_LATENCY:-1}" = 1 ]; then
 echo "filter+prioritize pairs, ms per pair ($PAIRS pairs each; reference: the same bodies to /healthz)"
 printf '%-6s %-9s %-8s %-8s %-8s %-8s %-8s %-14s %s\n' nodes pod p50_ms p99_ms max_ms ref_p50 ref_p99 p99/ref_p99 "p99 <= 1 ms"
 for nodes in 1000 5000; do
@@ -47,6 +49,7 @@ for nodes in 1000 5000; do
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 done
+fi
 
 [ "${BENCH_SCHED:-1}" = 1 ] || exit 0
 # ---- kube-scheduler throughput with and without the extender --------------------------------

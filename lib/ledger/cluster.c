@@ -43,8 +43,63 @@ enum fs_err cluster_node_alloc(const json_t *node, int64_t alloc[LEDGER_NRES])
     return FS_OK;
 }
 
-/* Sums cpu/memory requests of a container list into req (add) or keeps the max (max). */
-static enum fs_err container_requests(const json_t *list, int64_t req[2], int sidecars_only, int use_max)
+/* A counted resource: anything in requests or allocatable but cpu, memory and pods. */
+static int counted(const char *name)
+{
+    return strcmp(name, "cpu") != 0 && strcmp(name, "memory") != 0 && strcmp(name, "pods") != 0;
+}
+
+static struct cluster_res *res_find(struct cluster_res *list, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i].name, name) == 0)
+            return &list[i];
+    return NULL;
+}
+
+/* Adds (or, use_max, raises to) v of name in list; FS_ERANGE when the list is full or the
+ * name too long. */
+static enum fs_err res_merge(struct cluster_res *list, int *n, int cap, const char *name, int64_t v, int use_max)
+{
+    struct cluster_res *r = res_find(list, *n, name);
+    if (!r) {
+        if (*n == cap || strlen(name) >= sizeof(r->name))
+            return FS_ERANGE;
+        r = &list[(*n)++];
+        memset(r, 0, sizeof(*r));
+        memcpy(r->name, name, strlen(name) + 1);
+    }
+    if (use_max)
+        r->milli = v > r->milli ? v : r->milli;
+    else if (v > INT64_MAX - r->milli)
+        return FS_ERANGE;
+    else
+        r->milli += v;
+    return FS_OK;
+}
+
+/* The counted resources of one requests (or overhead) object merged into list. */
+static enum fs_err counted_requests(const json_t *r, struct cluster_res *list, int *n, int use_max)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)r, k, v) {
+        int64_t q;
+        if (!counted(k))
+            continue;
+        if (!json_is_string(v) || kube_parse_milli(json_string_value(v), &q) != FS_OK || q < 0)
+            return FS_EPARSE;
+        enum fs_err rc = res_merge(list, n, CLUSTER_MAX_EXT, k, q, use_max);
+        if (rc != FS_OK)
+            return rc;
+    }
+    return FS_OK;
+}
+
+/* Sums cpu/memory requests of a container list into req (add) or keeps the max (max), and
+ * the counted resources into ext likewise. */
+static enum fs_err container_requests(const json_t *list, int64_t req[2], int sidecars_only, int use_max,
+                                     struct cluster_res *ext, int *n_ext)
 {
     size_t i;
     const json_t *ct;
@@ -52,6 +107,9 @@ static enum fs_err container_requests(const json_t *list, int64_t req[2], int si
         if (sidecars_only != (strcmp(jstr(ct, "restartPolicy"), "Always") == 0))
             continue;
         const json_t *r = json_object_get(json_object_get(ct, "resources"), "requests");
+        enum fs_err rc = counted_requests(r, ext, n_ext, use_max);
+        if (rc != FS_OK)
+            return rc;
         int64_t v[2] = {0, 0};
         const char *cpu = json_string_value(json_object_get(r, "cpu"));
         const char *mem = json_string_value(json_object_get(r, "memory"));
@@ -93,13 +151,24 @@ enum fs_err cluster_pod_parse(const json_t *pod, struct cluster_pod *p)
 
     /* effective requests, as the scheduler computes them (sidecars run beside the app) */
     int64_t app[2] = {0, 0}, init[2] = {0, 0};
-    if (container_requests(json_object_get(spec, "containers"), app, 0, 0) != FS_OK ||
-        container_requests(json_object_get(spec, "initContainers"), app, 1, 0) != FS_OK ||
-        container_requests(json_object_get(spec, "initContainers"), init, 0, 1) != FS_OK)
-        return FS_EPARSE;
+    struct cluster_res init_ext[CLUSTER_MAX_EXT];
+    int n_init_ext = 0;
+    enum fs_err rc;
+    if ((rc = container_requests(json_object_get(spec, "containers"), app, 0, 0, p->ext, &p->n_ext)) != FS_OK ||
+        (rc = container_requests(json_object_get(spec, "initContainers"), app, 1, 0, p->ext, &p->n_ext)) != FS_OK ||
+        (rc = container_requests(json_object_get(spec, "initContainers"), init, 0, 1, init_ext, &n_init_ext)) != FS_OK)
+        return rc;
     for (int k = 0; k < 2; k++)
         p->req[k] = app[k] > init[k] ? app[k] : init[k];
+    for (int k = 0; k < n_init_ext; k++)
+        if ((rc = res_merge(p->ext, &p->n_ext, CLUSTER_MAX_EXT, init_ext[k].name, init_ext[k].milli, 1)) != FS_OK)
+            return rc;
     const json_t *ovh = json_object_get(spec, "overhead");
+    if ((rc = counted_requests(ovh, p->ext, &p->n_ext, 0)) != FS_OK)
+        return rc;
+    for (int k = 0; k < p->n_ext; k++) /* zero requests count for nothing */
+        if (p->ext[k].milli == 0)
+            p->ext[k--] = p->ext[--p->n_ext];
     int64_t v;
     if (json_string_value(json_object_get(ovh, "cpu"))) {
         if (kube_parse_milli(jstr(ovh, "cpu"), &v) != FS_OK || v < 0)
@@ -160,6 +229,8 @@ void cluster_release(struct cluster *c)
     lmap_release(&c->microtasks);
     free(c->names_memo.names);
     free(c->names_memo.nodes);
+    for (size_t i = 0; c->ledger && i < c->ledger->n_nodes; i++)
+        free(c->ledger->nodes[i]->user);
     ledger_free(c->ledger);
     pthread_mutex_destroy(&c->mu);
     memset(c, 0, sizeof(*c));
@@ -216,18 +287,52 @@ static enum fs_err sync_claim(struct cluster *c, const struct cluster_pod *p, in
     return rc;
 }
 
+/* The node's pod capacity (-1: not declared) and counted resources from allocatable. */
+static enum fs_err node_counted(const json_t *node, int64_t *max_pods, struct cluster_node_extra *x)
+{
+    const json_t *a = json_object_get(json_object_get(node, "status"), "allocatable");
+    const char *k;
+    const json_t *v;
+    *max_pods = -1;
+    memset(x, 0, sizeof(*x));
+    json_object_foreach((json_t *)a, k, v) {
+        int64_t q;
+        if (strcmp(k, "cpu") == 0 || strcmp(k, "memory") == 0)
+            continue;
+        if (!json_is_string(v) || kube_parse_milli(json_string_value(v), &q) != FS_OK)
+            return FS_EPARSE;
+        q = q < 0 ? 0 : q;
+        if (strcmp(k, "pods") == 0)
+            *max_pods = q / 1000;
+        else if (res_merge(x->alloc, &x->n_ext, CLUSTER_MAX_NODE_EXT, k, q, 0) != FS_OK)
+            return FS_ERANGE;
+    }
+    return FS_OK;
+}
+
 enum fs_err cluster_node_upsert(struct cluster *c, const json_t *node)
 {
-    int64_t alloc[LEDGER_NRES];
+    int64_t alloc[LEDGER_NRES], max_pods;
+    struct cluster_node_extra x;
     const char *name = jstr(json_object_get(node, "metadata"), "name");
     if (!*name)
         return FS_EINVAL;
     enum fs_err rc = cluster_node_alloc(node, alloc);
+    if (rc == FS_OK)
+        rc = node_counted(node, &max_pods, &x);
     if (rc != FS_OK)
         return rc;
     cluster_lock(c);
     int known = ledger_node_get(c->ledger, name) != NULL;
     rc = ledger_node_set(c->ledger, name, alloc);
+    struct ledger_node *n = rc == FS_OK ? ledger_node_get(c->ledger, name) : NULL;
+    if (n && !n->user && x.n_ext && !(n->user = malloc(sizeof(x))))
+        rc = FS_ENOMEM; /* the node stays, without counted resources until the next update */
+    if (n) {
+        n->max_pods = max_pods;
+        if (n->user)
+            memcpy(n->user, &x, sizeof(x));
+    }
     if (rc == FS_OK && !known) {
         /* pods seen before their node: claim them now */
         size_t pos = 0;
@@ -246,6 +351,11 @@ enum fs_err cluster_node_delete(struct cluster *c, const json_t *node)
 {
     const char *name = jstr(json_object_get(node, "metadata"), "name");
     cluster_lock(c);
+    struct ledger_node *n = ledger_node_get(c->ledger, name);
+    if (n) {
+        free(n->user);
+        n->user = NULL;
+    }
     enum fs_err rc = ledger_node_remove(c->ledger, name);
     cluster_unlock(c);
     return rc == FS_ENOTFOUND ? FS_OK : rc;
@@ -360,6 +470,61 @@ void cluster_pod_unclaim_locked(struct cluster *c, const char *uid, int64_t now)
     (void)ledger_release(c->ledger, uid);
     if (p && p->node[0])
         (void)sync_claim(c, p, now);
+}
+
+/* A quantity in thousandths the way requests are written: 2, 500m. */
+static void fmt_milli(int64_t v, char *buf, size_t len)
+{
+    if (v % 1000 == 0)
+        snprintf(buf, len, "%lld", (long long)(v / 1000));
+    else
+        snprintf(buf, len, "%lldm", (long long)v);
+}
+
+enum cluster_static cluster_static_fits_locked(struct cluster *c, const struct cluster_pod *p, const struct ledger_node *n,
+                               int *unresolvable, char *msg, size_t len)
+{
+    *unresolvable = 0;
+    if (n->max_pods >= 0 && (int64_t)n->n_claims + 1 > n->max_pods) {
+        const struct ledger_claim *own = ledger_claim_get(c->ledger, p->uid);
+        int64_t others = (int64_t)n->n_claims - (own && own->node == n);
+        if (others + 1 > n->max_pods) {
+            *unresolvable = n->max_pods == 0;
+            if (msg)
+                snprintf(msg, len, "pods: %lld of %lld pods already on the node", (long long)others,
+                         (long long)n->max_pods);
+            return CLUSTER_TOO_MANY_PODS;
+        }
+    }
+    const struct cluster_node_extra *x = n->user;
+    for (int i = 0; i < p->n_ext; i++) {
+        const struct cluster_res *want = &p->ext[i];
+        const struct cluster_res *have = x ? res_find((struct cluster_res *)x->alloc, x->n_ext, want->name) : NULL;
+        int64_t avail = have ? have->milli : 0, used = 0;
+        char a[32], b[32], d[32];
+        fmt_milli(want->milli, a, sizeof(a));
+        fmt_milli(avail, d, sizeof(d));
+        if (want->milli > avail) {
+            *unresolvable = 1;
+            if (msg)
+                snprintf(msg, len, "%s: %s requested > %s on the node (the pod alone exceeds the node)", want->name, a,
+                         d);
+            return CLUSTER_COUNTED_RESOURCE;
+        }
+        for (size_t k = 0; k < n->n_claims; k++) {
+            const char *key = n->claims[k]->key;
+            const struct cluster_pod *q = strcmp(key, p->uid) != 0 ? lmap_get(&c->pods, key) : NULL;
+            const struct cluster_res *r = q ? res_find((struct cluster_res *)q->ext, q->n_ext, want->name) : NULL;
+            used += r ? r->milli : 0;
+        }
+        if (used + want->milli > avail) {
+            fmt_milli(used, b, sizeof(b));
+            if (msg)
+                snprintf(msg, len, "%s: %s requested + %s in use > %s on the node", want->name, a, b, d);
+            return CLUSTER_COUNTED_RESOURCE;
+        }
+    }
+    return CLUSTER_FITS;
 }
 
 const struct cluster_pod *cluster_pod_get_locked(struct cluster *c, const char *uid)

@@ -29,7 +29,27 @@
 #include "ledger/lmap.h"
 
 #define CLUSTER_LABEL_MICROTASK "foresight.sh/microtask"
+#define CLUSTER_MAX_EXT 8       /* counted resources one pod may request */
+#define CLUSTER_MAX_NODE_EXT 32 /* counted resources one node may declare */
 #define CLUSTER_ANNOTATION_NETWORK "foresight.sh/network-bytes-per-second"
+
+/* Counted resources: what the ledger does not hold over time but the foresight profile
+ * must still enforce, because NodeResourcesFit's filter is off there (it would also refuse
+ * cpu and memory by requests, which the ledger holds as curves): the node's pod count and
+ * every other resource in requests and allocatable (ephemeral-storage, hugepages-*,
+ * extended resources such as nvidia.com/gpu). A node passes when the requests of the pods
+ * it holds plus this pod's stay within allocatable, as NodeResourcesFit checks them; a
+ * resource the node does not declare counts as 0 available. */
+struct cluster_res {
+    char name[64];
+    int64_t milli; /* quantity in thousandths (a GPU is 1000, a byte of storage 1000) */
+};
+
+/* The per-node part (ledger_node.user; the pod count is ledger_node.max_pods). */
+struct cluster_node_extra {
+    int n_ext;
+    struct cluster_res alloc[CLUSTER_MAX_NODE_EXT];
+};
 
 /* What the extender needs of a pod. */
 struct cluster_pod {
@@ -41,6 +61,8 @@ struct cluster_pod {
     int64_t bound_s;     /* when it was bound (0 unknown) */
     int64_t req[CURVE_NRES];
     int done;            /* Succeeded or Failed */
+    int n_ext;
+    struct cluster_res ext[CLUSTER_MAX_EXT]; /* effective requests of counted resources (> 0) */
 };
 
 struct cluster_stats {
@@ -80,8 +102,16 @@ enum fs_err cluster_pod_delete(struct cluster *c, const json_t *pod);
 enum fs_err cluster_microtask_upsert(struct cluster *c, const json_t *mt, int64_t now);
 enum fs_err cluster_microtask_delete(struct cluster *c, const json_t *mt, int64_t now);
 
-/* Reads the fields the extender needs from a Pod object (no lock needed). */
+/* Reads the fields the extender needs from a Pod object (no lock needed). FS_EPARSE for a
+ * bad quantity, FS_ERANGE for more than CLUSTER_MAX_EXT counted resources. */
 enum fs_err cluster_pod_parse(const json_t *pod, struct cluster_pod *out);
+
+/* Whether p's pod count and counted resources fit n beside the pods n holds (not counting
+ * p's own claim) (lock held): CLUSTER_FITS, or what does not fit, with msg (may be NULL)
+ * saying why and *unresolvable set when the pod alone exceeds what the node has. */
+enum cluster_static { CLUSTER_FITS, CLUSTER_TOO_MANY_PODS, CLUSTER_COUNTED_RESOURCE };
+enum cluster_static cluster_static_fits_locked(struct cluster *c, const struct cluster_pod *p, const struct ledger_node *n,
+                               int *unresolvable, char *msg, size_t len);
 /* Reads allocatable (milli-cores, bytes, bytes/s or LEDGER_UNLIMITED) from a Node object. */
 enum fs_err cluster_node_alloc(const json_t *node, int64_t alloc[LEDGER_NRES]);
 

@@ -10,7 +10,8 @@
 
 #define EXT_MAX_REPLY (256u << 20)
 
-static const char *const reason_names[EXT_R_N] = {"cpu", "memory", "network", "unresolvable", "unknown_node"};
+static const char *const reason_names[EXT_R_N] = {"cpu",          "memory", "network", "unresolvable",
+                                                  "unknown_node", "pods",   "extended"};
 
 const char *ext_reason_name(enum ext_reason r)
 {
@@ -445,7 +446,10 @@ static enum fs_err args_parse(const char *body, size_t len, struct args *a, char
     }
     enum fs_err rc = cluster_pod_parse(pod, &a->pod);
     if (rc != FS_OK) {
-        snprintf(err, errlen, "Pod is invalid: %s", rc == FS_EPARSE ? "bad resource quantity" : "no metadata.uid or name");
+        snprintf(err, errlen, "Pod is invalid: %s",
+                 rc == FS_EPARSE   ? "bad resource quantity"
+                 : rc == FS_ERANGE ? "more than 8 kinds of counted resources (extended, storage, hugepages) requested"
+                                   : "no metadata.uid or name");
         return FS_EPARSE;
     }
     const json_t *names = ci_get(a->root, "NodeNames");
@@ -515,7 +519,8 @@ static void bad_request(struct ext_counters *ctr, const char *err, struct ext_re
 /* One decision per requested node; shape prepared once per request (lock held). */
 struct decision {
     struct ledger_node *node; /* NULL when unknown */
-    struct ledger_fit fit;
+    struct ledger_fit fit;    /* fits is 0 too when the pod count or a counted resource fails */
+    enum cluster_static counted; /* CLUSTER_FITS unless that */
 };
 
 static enum fs_err decide(struct cluster *c, const struct args *a, int64_t now, struct ext_counters *ctr,
@@ -567,6 +572,14 @@ static enum fs_err decide(struct cluster *c, const struct args *a, int64_t now, 
             ledger_check_fit(c->ledger, d[i].node, &s, &d[i].fit);
         else
             memset(&d[i].fit, 0, sizeof(d[i].fit));
+        d[i].counted = CLUSTER_FITS;
+        int unres = 0;
+        if (d[i].node && d[i].fit.fits &&
+            (d[i].counted = cluster_static_fits_locked(c, &a->pod, d[i].node, &unres, NULL, 0)) != CLUSTER_FITS) {
+            d[i].fit.fits = 0;
+            d[i].fit.unresolvable = unres;
+            d[i].fit.score = 0;
+        }
     }
     ledger_shape_release(&s);
     return FS_OK;
@@ -633,6 +646,8 @@ void ext_filter(struct cluster *c, const char *body, size_t len, int64_t now, st
             if (!d[i].node) {
                 unresolvable = 0;
                 snprintf(msg, sizeof(msg), "node %s is unknown to foresight (not yet synced)", a.names[i]);
+            } else if (d[i].counted != CLUSTER_FITS) {
+                (void)cluster_static_fits_locked(c, &a.pod, d[i].node, &unresolvable, msg, sizeof(msg));
             } else if (!d[i].fit.fits) {
                 unresolvable = d[i].fit.unresolvable;
                 ledger_fit_message(c->ledger, &d[i].fit, now, msg, sizeof(msg));
@@ -642,7 +657,10 @@ void ext_filter(struct cluster *c, const char *body, size_t len, int64_t now, st
             if (unresolvable != pass)
                 continue;
             if (pass == 0 && ctr)
-                ctr->rejections[!d[i].node ? EXT_R_UNKNOWN_NODE : (enum ext_reason)d[i].fit.res]++;
+                ctr->rejections[!d[i].node                             ? EXT_R_UNKNOWN_NODE
+                                : d[i].counted == CLUSTER_TOO_MANY_PODS    ? EXT_R_PODS
+                                : d[i].counted == CLUSTER_COUNTED_RESOURCE ? EXT_R_EXTENDED
+                                                                           : (enum ext_reason)d[i].fit.res]++;
             if (pass == 1 && ctr)
                 ctr->rejections[EXT_R_UNRESOLVABLE]++;
             if (!first)
@@ -769,6 +787,9 @@ enum fs_err ext_bind_claim(struct cluster *c, const struct ext_bind_args *a, con
                      a->pod_uid);
             return FS_EINVAL;
         }
+        /* recorded (pending: no claim yet) so that, once claimed below, its counted
+         * resources count for other pods before the informer catches up */
+        (void)cluster_pod_upsert(c, pod, now);
         p = &parsed;
     }
     cluster_lock(c);
@@ -787,13 +808,22 @@ enum fs_err ext_bind_claim(struct cluster *c, const struct ext_bind_args *a, con
     }
     struct ledger_shape s;
     struct ledger_fit fit;
+    char why[200];
+    int unres;
+    if (cluster_static_fits_locked(c, p, ledger_node_get(c->ledger, a->node), &unres, why, sizeof(why)) !=
+        CLUSTER_FITS) {
+        snprintf(msg, msglen, "pod %s/%s no longer fits node %s: %s", a->pod_ns, a->pod_name, a->node, why);
+        if (ctr)
+            ctr->bind_conflicts++;
+        cluster_unlock(c);
+        return FS_ECONFLICT;
+    }
     rc = cluster_pod_shape(c, p, now, &s, NULL);
     if (rc == FS_OK) {
         rc = ledger_claim(c->ledger, a->pod_uid, a->node, &s, 0, &fit);
         ledger_shape_release(&s);
     }
     if (rc == FS_ECONFLICT) {
-        char why[200];
         ledger_fit_message(c->ledger, &fit, now, why, sizeof(why));
         snprintf(msg, msglen, "pod %s/%s no longer fits node %s: %s", a->pod_ns, a->pod_name, a->node, why);
         if (ctr)

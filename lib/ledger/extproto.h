@@ -9,6 +9,9 @@
  * Replies: PascalCase. Filter: {NodeNames|Nodes, FailedNodes, FailedAndUnresolvableNodes,
  * Error}; prioritize: [{"Host","Score"}] with Score 0..10; bind: {Error}.
  * Malformed or oversized bodies get HTTP 400 with {"Error": "..."}.
+ * Besides the ledger (cpu, memory, network over time), filter enforces what NodeResourcesFit
+ * would (that filter is off in the foresight profile): the node's pod count and counted
+ * resources (extended resources, ephemeral-storage, hugepages; see cluster.h).
  * Node names the ledger does not know fail that node in FailedNodes ("unknown to foresight"),
  * score 0, and make /bind answer an Error. */
 #ifndef FS_LEDGER_EXTPROTO_H
@@ -32,7 +35,12 @@ struct ext_reply {
 void ext_reply_release(struct ext_reply *r);
 
 /* Counters for /metrics; updated under the cluster's lock. */
-enum ext_reason { EXT_R_CPU, EXT_R_MEMORY, EXT_R_NETWORK, EXT_R_UNRESOLVABLE, EXT_R_UNKNOWN_NODE, EXT_R_N };
+enum ext_reason {
+    EXT_R_CPU, EXT_R_MEMORY, EXT_R_NETWORK, EXT_R_UNRESOLVABLE, EXT_R_UNKNOWN_NODE,
+    EXT_R_PODS,     /* the node's pod count (allocatable pods) */
+    EXT_R_EXTENDED, /* a counted resource: extended resources, ephemeral-storage, hugepages */
+    EXT_R_N
+};
 struct ext_counters {
     unsigned long rejections[EXT_R_N]; /* node rejections by reason */
     unsigned long bad_requests;        /* 400s */

@@ -291,6 +291,7 @@ enum fs_err ledger_node_set(struct ledger *l, const char *name, const int64_t al
         goto out;
     n->bmax = (int64_t *)(n + 1);
     n->ring = n->bmax + nb;
+    n->max_pods = -1;
     n->name = strdup(name);
     if (!n->name)
         goto out;

@@ -76,6 +76,12 @@ struct ledger_node {
      * lie inside the horizon (the first and last blocks are partly outside), kept current */
     int64_t *bmax;
     uint64_t gen; /* bumped whenever the ring or the limits change */
+    size_t n_claims; /* claims on the node (its pods, for the extender's cluster) */
+    /* the owner's data, never read by the ledger: the extender's cluster keeps the node's pod
+     * capacity here (read on every filter, so on the node's first cache lines) and what else
+     * it counts per node (extended resources) behind user, which it frees */
+    int64_t max_pods; /* -1: not limited */
+    void *user;
     /* the last scored check on this node (ledger_check_memo): valid while gen, the
      * ledger's base and the shape's hash are the same */
     struct {
@@ -87,7 +93,7 @@ struct ledger_node {
     char *name;
     int64_t alloc[LEDGER_NRES]; /* allocatable (milli-cores, bytes, bytes/s) or LEDGER_UNLIMITED */
     struct ledger_claim **claims;
-    size_t n_claims, cap_claims;
+    size_t cap_claims;
     size_t index; /* position in ledger.nodes */
 };
 
@@ -119,7 +125,7 @@ void ledger_advance(struct ledger *l, int64_t now);
 
 /* Adds a node or updates its allocatable; claims on it are kept. */
 enum fs_err ledger_node_set(struct ledger *l, const char *name, const int64_t alloc[LEDGER_NRES]);
-/* Removes a node and the claims on it (FS_ENOTFOUND if unknown). */
+/* Removes a node and the claims on it (FS_ENOTFOUND if unknown); the owner frees n->user first. */
 enum fs_err ledger_node_remove(struct ledger *l, const char *name);
 /* Borrowed, valid until the node is removed. */
 struct ledger_node *ledger_node_get(const struct ledger *l, const char *name);

@@ -495,6 +495,202 @@ static void test_rebuild_is_idempotent(void **state)
     cluster_release(&b);
 }
 
+/* A node with a pod capacity and counted resources in allocatable (JSON object text). */
+static void node_with(struct cluster *c, const char *name, const char *alloc_json)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "{\"metadata\":{\"name\":\"%s\"},\"status\":{\"allocatable\":%s}}", name, alloc_json);
+    json_t *j = parse(buf);
+    assert_int_equal(cluster_node_upsert(c, j), FS_OK);
+    json_decref(j);
+}
+
+/* A pod of 100m cpu that also requests the given resources (a JSON object's members). */
+static char *pod_with(const char *name, const char *uid, const char *extra, const char *node_name)
+{
+    static char buf[2048];
+    snprintf(buf, sizeof(buf),
+             "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\",\"uid\":\"%s\"},\"spec\":{\"nodeName\":"
+             "\"%s\",\"containers\":[{\"name\":\"main\",\"resources\":{\"requests\":{\"cpu\":\"100m\"%s%s}}}]},"
+             "\"status\":{\"phase\":\"%s\"}}",
+             name, uid, node_name, extra[0] ? "," : "", extra, node_name[0] ? "Running" : "Pending");
+    return buf;
+}
+
+static void add_pod_with(struct cluster *c, const char *name, const char *uid, const char *extra,
+                         const char *node_name)
+{
+    json_t *j = parse(pod_with(name, uid, extra, node_name));
+    assert_int_equal(cluster_pod_upsert(c, j, T0), FS_OK);
+    json_decref(j);
+}
+
+/* Filters pod on the names; returns the reply (caller frees). */
+static json_t *filter_pod(struct cluster *c, const char *pod, const char *names, struct ext_counters *ctr)
+{
+    char podcopy[2048];
+    snprintf(podcopy, sizeof(podcopy), "%s", pod);
+    char *body = args(podcopy, names, 0);
+    struct ext_reply r;
+    ext_filter(c, body, strlen(body), T0, ctr, &r);
+    json_t *j = reply_json(&r, 200);
+    ext_reply_release(&r);
+    return j;
+}
+
+static const char *failed(const json_t *j, const char *group, const char *node_name)
+{
+    return json_string_value(json_object_get(json_object_get(j, group), node_name));
+}
+
+/* With NodeResourcesFit's filter off in the foresight profile, filter itself refuses a node
+ * whose pod capacity is used up, as NodeResourcesFit would ("Too many pods"). */
+static void test_filter_enforces_pod_count(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    struct ext_counters ctr = {0};
+    node_with(c, "two", "{\"cpu\":\"8\",\"memory\":\"32Gi\",\"pods\":\"2\"}");
+    node_with(c, "many", "{\"cpu\":\"8\",\"memory\":\"32Gi\",\"pods\":\"110\"}");
+    node_with(c, "none", "{\"cpu\":\"8\",\"memory\":\"32Gi\",\"pods\":\"0\"}");
+    add_pod_with(c, "a", "uid-a", "", "two");
+    json_t *j = filter_pod(c, pod_with("p", "uid-p", "", ""), "[\"two\",\"many\",\"none\"]", &ctr);
+    assert_int_equal(json_array_size(json_object_get(j, "NodeNames")), 2); /* one slot left on "two" */
+    assert_non_null(failed(j, "FailedAndUnresolvableNodes", "none"));
+    assert_string_equal(failed(j, "FailedAndUnresolvableNodes", "none"), "pods: 0 of 0 pods already on the node");
+    json_decref(j);
+
+    add_pod_with(c, "b", "uid-b", "", "two");
+    j = filter_pod(c, pod_with("p", "uid-p", "", ""), "[\"two\",\"many\"]", &ctr);
+    assert_int_equal(json_array_size(json_object_get(j, "NodeNames")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "NodeNames"), 0)), "many");
+    /* resolvable: evicting a pod would make room */
+    assert_string_equal(failed(j, "FailedNodes", "two"), "pods: 2 of 2 pods already on the node");
+    assert_int_equal(ctr.rejections[EXT_R_PODS], 1);
+    json_decref(j);
+
+    /* a pod already counted on the node (its own claim) is not counted twice */
+    j = filter_pod(c, pod_with("b", "uid-b", "", ""), "[\"two\"]", &ctr);
+    assert_int_equal(json_array_size(json_object_get(j, "NodeNames")), 1);
+    json_decref(j);
+
+    /* a finished pod frees its slot */
+    json_t *done = parse(pod_with("a", "uid-a", "", "two"));
+    json_object_set_new(json_object_get(done, "status"), "phase", json_string("Succeeded"));
+    assert_int_equal(cluster_pod_upsert(c, done, T0), FS_OK);
+    json_decref(done);
+    j = filter_pod(c, pod_with("p", "uid-p", "", ""), "[\"two\"]", &ctr);
+    assert_int_equal(json_array_size(json_object_get(j, "NodeNames")), 1);
+    json_decref(j);
+
+    /* prioritize scores a full node 0 */
+    add_pod_with(c, "d", "uid-d", "", "two");
+    char podcopy[2048];
+    snprintf(podcopy, sizeof(podcopy), "%s", pod_with("p", "uid-p", "", ""));
+    char *body = args(podcopy, "[\"two\",\"many\"]", 0);
+    struct ext_reply r;
+    ext_prioritize(c, body, strlen(body), T0, &ctr, &r);
+    assert_non_null(strstr(r.body, "{\"Host\":\"two\",\"Score\":0}"));
+    assert_null(strstr(r.body, "{\"Host\":\"many\",\"Score\":0}"));
+    ext_reply_release(&r);
+    cluster_release(c);
+}
+
+/* Extended resources (and ephemeral-storage, hugepages) are counted per node from the
+ * pods' effective requests: containers summed, the largest init container if larger,
+ * plus overhead. */
+static void test_filter_enforces_extended_resources(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    struct ext_counters ctr = {0};
+    node_with(c, "gpu4", "{\"cpu\":\"8\",\"memory\":\"32Gi\",\"pods\":\"110\",\"nvidia.com/gpu\":\"4\","
+                         "\"ephemeral-storage\":\"10Gi\"}");
+    node_with(c, "cpu-only", "{\"cpu\":\"8\",\"memory\":\"32Gi\",\"pods\":\"110\"}");
+    add_pod_with(c, "a", "uid-a", "\"nvidia.com/gpu\":\"3\"", "gpu4");
+    const char *names = "[\"gpu4\",\"cpu-only\"]";
+
+    json_t *j = filter_pod(c, pod_with("p", "uid-p", "\"nvidia.com/gpu\":\"1\"", ""), names, &ctr);
+    assert_int_equal(json_array_size(json_object_get(j, "NodeNames")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "NodeNames"), 0)), "gpu4");
+    assert_string_equal(failed(j, "FailedAndUnresolvableNodes", "cpu-only"),
+                        "nvidia.com/gpu: 1 requested > 0 on the node (the pod alone exceeds the node)");
+    json_decref(j);
+
+    j = filter_pod(c, pod_with("p", "uid-p", "\"nvidia.com/gpu\":\"2\"", ""), names, &ctr);
+    assert_int_equal(json_array_size(json_object_get(j, "NodeNames")), 0);
+    assert_string_equal(failed(j, "FailedNodes", "gpu4"), "nvidia.com/gpu: 2 requested + 3 in use > 4 on the node");
+    assert_int_equal(ctr.rejections[EXT_R_EXTENDED], 1);
+    json_decref(j);
+
+    /* storage counts the same way; a pod asking for none of it passes anywhere */
+    j = filter_pod(c, pod_with("p", "uid-p", "\"ephemeral-storage\":\"11Gi\"", ""), names, &ctr);
+    assert_int_equal(json_array_size(json_object_get(j, "NodeNames")), 0);
+    assert_non_null(failed(j, "FailedAndUnresolvableNodes", "gpu4"));
+    json_decref(j);
+    j = filter_pod(c, pod_with("p", "uid-p", "\"nvidia.com/gpu\":\"0\"", ""), names, &ctr);
+    assert_int_equal(json_array_size(json_object_get(j, "NodeNames")), 2);
+    json_decref(j);
+
+    /* effective requests: max(sum of containers, largest init container) + overhead */
+    json_t *pj = parse("{\"metadata\":{\"name\":\"q\",\"namespace\":\"default\",\"uid\":\"uid-q\"},\"spec\":{"
+                       "\"containers\":[{\"name\":\"a\",\"resources\":{\"requests\":{\"example.com/x\":\"1\"}}},"
+                       "{\"name\":\"b\",\"resources\":{\"requests\":{\"example.com/x\":\"1\"}}}],"
+                       "\"initContainers\":[{\"name\":\"i\",\"resources\":{\"requests\":{\"example.com/x\":\"3\","
+                       "\"example.com/y\":\"500m\"}}}],\"overhead\":{\"example.com/x\":\"1\"}}}");
+    struct cluster_pod cp;
+    assert_int_equal(cluster_pod_parse(pj, &cp), FS_OK);
+    assert_int_equal(cp.n_ext, 2);
+    for (int i = 0; i < cp.n_ext; i++) {
+        if (strcmp(cp.ext[i].name, "example.com/x") == 0)
+            assert_int_equal(cp.ext[i].milli, 4000);
+        else
+            assert_int_equal(cp.ext[i].milli, 500);
+    }
+    json_decref(pj);
+
+    /* bind re-checks under the lock: the fourth GPU goes to one pod only */
+    add_pod_with(c, "b", "uid-b", "\"nvidia.com/gpu\":\"1\"", "");
+    add_pod_with(c, "e", "uid-e", "\"nvidia.com/gpu\":\"1\"", "");
+    struct ext_bind_args ba, be;
+    struct ext_reply r;
+    char msg[256];
+    const char *bind_b = "{\"PodName\":\"b\",\"PodNamespace\":\"default\",\"PodUID\":\"uid-b\",\"Node\":\"gpu4\"}";
+    const char *bind_e = "{\"PodName\":\"e\",\"PodNamespace\":\"default\",\"PodUID\":\"uid-e\",\"Node\":\"gpu4\"}";
+    assert_int_equal(ext_bind_parse(bind_b, strlen(bind_b), &ba, &ctr, &r), FS_OK);
+    assert_int_equal(ext_bind_parse(bind_e, strlen(bind_e), &be, &ctr, &r), FS_OK);
+    assert_int_equal(ext_bind_claim(c, &ba, NULL, T0, &ctr, msg, sizeof(msg)), FS_OK);
+    assert_int_equal(ext_bind_claim(c, &be, NULL, T0, &ctr, msg, sizeof(msg)), FS_ECONFLICT);
+    assert_string_equal(msg, "pod default/e no longer fits node gpu4: nvidia.com/gpu: 1 requested + 4 in use > 4 on "
+                             "the node");
+    assert_null(ledger_claim_get(c->ledger, "uid-e"));
+    cluster_release(c);
+}
+
+/* More kinds of counted resources than a pod record holds: a clear 400, not a crash. */
+static void test_too_many_counted_resources(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    struct ext_counters ctr = {0};
+    node(c, "n1", "4", "8Gi");
+    char extra[512] = "", item[64];
+    for (int i = 0; i < CLUSTER_MAX_EXT + 1; i++) {
+        snprintf(item, sizeof(item), "%s\"example.com/r%d\":\"1\"", i ? "," : "", i);
+        strncat(extra, item, sizeof(extra) - strlen(extra) - 1);
+    }
+    char podcopy[2048];
+    snprintf(podcopy, sizeof(podcopy), "%s", pod_with("p", "uid-p", extra, ""));
+    char *body = args(podcopy, "[\"n1\"]", 0);
+    struct ext_reply r;
+    ext_filter(c, body, strlen(body), T0, &ctr, &r);
+    json_t *j = reply_json(&r, 400);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "Error")), "more than 8 kinds"));
+    json_decref(j);
+    ext_reply_release(&r);
+    cluster_release(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +702,9 @@ int main(void)
         cmocka_unit_test(test_bind_claims_and_releases),
         cmocka_unit_test(test_malformed_requests),
         cmocka_unit_test(test_rebuild_is_idempotent),
+        cmocka_unit_test(test_filter_enforces_pod_count),
+        cmocka_unit_test(test_filter_enforces_extended_resources),
+        cmocka_unit_test(test_too_many_counted_resources),
         cmocka_unit_test(test_fast_and_general_parsers_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
