@@ -22,6 +22,8 @@ struct pending {
 };
 
 struct series {
+    struct series *prev, *next; /* least recently used order: head = most recent */
+    char *key;           /* its key in the table */
     char name[300];      /* the Event's name */
     char ns[256];
     long count;
@@ -41,8 +43,67 @@ struct kube_recorder {
     int stop;
     pthread_t thread;
     struct strmap series;    /* dedup key -> struct series * (thread-only) */
+    struct series *lru_head, *lru_tail;
+    size_t series_max;
     struct kube_recorder_stats stats;
 };
+
+/* Counters the recorder thread bumps and kube_recorder_stats() reads. */
+static void stat_inc(struct kube_recorder *r, unsigned long *field)
+{
+    pthread_mutex_lock(&r->lock);
+    (*field)++;
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* ---- the series table: a map plus a recency list (thread-only, stats under the lock) ---- */
+
+static void lru_unlink(struct kube_recorder *r, struct series *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        r->lru_head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        r->lru_tail = s->prev;
+    s->prev = s->next = NULL;
+}
+
+static void lru_push_front(struct kube_recorder *r, struct series *s)
+{
+    s->prev = NULL;
+    s->next = r->lru_head;
+    if (r->lru_head)
+        r->lru_head->prev = s;
+    r->lru_head = s;
+    if (!r->lru_tail)
+        r->lru_tail = s;
+}
+
+static void series_forget(struct kube_recorder *r, struct series *s, int evicted)
+{
+    lru_unlink(r, s);
+    strmap_del(&r->series, s->key);
+    free(s->key);
+    free(s);
+    pthread_mutex_lock(&r->lock);
+    r->stats.series_cached = r->series.len;
+    if (evicted)
+        r->stats.series_evicted++;
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Drops series whose window has passed from the old end, and the least recently used ones
+ * beyond the bound (keeping room for one more). */
+static void series_prune(struct kube_recorder *r, int64_t now)
+{
+    while (r->lru_tail && now - r->lru_tail->first_ms >= r->window_s * 1000L)
+        series_forget(r, r->lru_tail, 0);
+    while (r->lru_tail && r->series.len >= r->series_max)
+        series_forget(r, r->lru_tail, 1);
+}
 
 static void pending_release(struct pending *p)
 {
@@ -80,6 +141,10 @@ static void send_one(struct kube_recorder *r, struct pending *p)
     char msg[700];
     int64_t now = kube_mono_ms();
     struct series *s = strmap_get(&r->series, key);
+    if (s) {
+        lru_unlink(r, s); /* in use: it becomes the most recent */
+        lru_push_front(r, s);
+    }
     if (s && now - s->first_ms < r->window_s * 1000L) {
         s->count++;
         json_t *patch = json_pack("{s:{s:I, s:s}}", "series", "count", (json_int_t)s->count,
@@ -89,11 +154,11 @@ static void send_one(struct kube_recorder *r, struct pending *p)
                                : FS_ENOMEM;
         json_decref(patch);
         if (rc == FS_OK) {
-            r->stats.series_updates++;
+            stat_inc(r, &r->stats.series_updates);
             return;
         }
         if (rc != FS_ENOTFOUND) {
-            r->stats.failed++;
+            stat_inc(r, &r->stats.failed);
             log_warn("cannot update event %s/%s: %s", ns, s->name, kube_status_str(&st, msg, sizeof(msg)));
             return;
         }
@@ -109,23 +174,32 @@ static void send_one(struct kube_recorder *r, struct pending *p)
                            "reason", p->reason, "regarding", p->regarding, "note", p->note,
                            "type", p->type);
     if (!ev) {
-        r->stats.failed++;
+        stat_inc(r, &r->stats.failed);
         return;
     }
     enum fs_err rc = kube_create(r->c, &ref, ev, NULL, NULL, &st);
     json_decref(ev);
     if (rc != FS_OK) {
-        r->stats.failed++;
+        stat_inc(r, &r->stats.failed);
         log_warn("cannot create event %s/%s: %s", ns, ename, kube_status_str(&st, msg, sizeof(msg)));
         return;
     }
-    r->stats.created++;
+    stat_inc(r, &r->stats.created);
     if (!s) {
+        series_prune(r, now);
         s = calloc(1, sizeof(*s));
-        if (!s || strmap_put(&r->series, key, s, NULL) != FS_OK) {
+        if (s)
+            s->key = strdup(key);
+        if (!s || !s->key || strmap_put(&r->series, key, s, NULL) != FS_OK) {
+            if (s)
+                free(s->key);
             free(s);
-            return;
+            return; /* not remembered: a repeat makes a new Event */
         }
+        lru_push_front(r, s);
+        pthread_mutex_lock(&r->lock);
+        r->stats.series_cached = r->series.len;
+        pthread_mutex_unlock(&r->lock);
     }
     snprintf(s->name, sizeof(s->name), "%s", ename);
     snprintf(s->ns, sizeof(s->ns), "%s", ns);
@@ -171,6 +245,7 @@ enum fs_err kube_recorder_new(struct kube_recorder **out, struct kube_client *c,
     r->instance = strdup(o->instance);
     r->window_s = o->series_window_s > 0 ? o->series_window_s : 600;
     r->queue_max = o->queue_max > 0 ? o->queue_max : 1000;
+    r->series_max = o->series_max > 0 ? o->series_max : 4096;
     r->queue = calloc(r->queue_max, sizeof(*r->queue));
     strmap_init(&r->series);
     pthread_mutex_init(&r->lock, NULL);
@@ -228,8 +303,11 @@ void kube_recorder_free(struct kube_recorder *r)
     struct strmap_iter it;
     struct strmap_entry *e;
     strmap_iter_init(&it, &r->series);
-    while ((e = strmap_iter_next(&it)))
-        free(e->value);
+    while ((e = strmap_iter_next(&it))) {
+        struct series *s = e->value;
+        free(s->key);
+        free(s);
+    }
     strmap_release(&r->series);
     free(r->queue);
     free(r->controller);

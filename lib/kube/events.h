@@ -1,6 +1,8 @@
 /* Kubernetes Events (events.k8s.io/v1) about objects, with de-duplication: a repeat of the
  * same (object, type, reason, action, note) within the series window updates the existing
- * Event's series (count, lastObservedTime) instead of creating another one.
+ * Event's series (count, lastObservedTime) instead of creating another one. The table of
+ * series is bounded: least recently used entries go first when it is full, and entries
+ * older than the window are dropped (as client-go's EventCorrelator, an LRU of 4096).
  * Threading: kube_event_record() only queues (bounded; drops and counts when full) and never
  * blocks on the network; a recorder thread writes to the API server.
  * Owner: issue 3 (lib/kube). Users: controller, extender. */
@@ -19,6 +21,7 @@ struct kube_recorder_opts {
     const char *instance;       /* reportingInstance, e.g. the pod name; copied */
     int series_window_s;        /* repeats within this window update one Event; 0 = 600 */
     size_t queue_max;           /* pending events kept; 0 = 1000 */
+    size_t series_max;          /* series remembered for de-duplication; 0 = 4096 */
 };
 
 enum fs_err kube_recorder_new(struct kube_recorder **out, struct kube_client *c,
@@ -38,6 +41,8 @@ enum fs_err kube_recorder_flush(struct kube_recorder *r, long timeout_ms);
 
 struct kube_recorder_stats {
     unsigned long created, series_updates, dropped, failed;
+    unsigned long series_cached;   /* series remembered now (<= series_max) */
+    unsigned long series_evicted;  /* forgotten because the table was full */
 };
 void kube_recorder_stats(struct kube_recorder *r, struct kube_recorder_stats *out);
 
