@@ -385,6 +385,8 @@ void ledger_shape_release(struct ledger_shape *s)
         free(s->v[r]);
         free(s->bmax[r]);
         free(s->bmin[r]);
+        free(s->win_ub[r]);
+        free(s->win_lb[r]);
     }
     memset(s, 0, sizeof(*s));
 }
@@ -393,7 +395,8 @@ static enum fs_err shape_copy(struct ledger_shape *dst, const struct ledger_shap
 {
     *dst = *src;
     for (int r = 0; r < LEDGER_NRES; r++)
-        dst->v[r] = dst->bmax[r] = dst->bmin[r] = NULL;
+        dst->v[r] = dst->bmax[r] = dst->bmin[r] = dst->win_ub[r] = dst->win_lb[r] = NULL;
+    dst->win_nb = 0; /* a claim's shape is never checked */
     if (src->flat)
         return FS_OK;
     for (int r = 0; r < LEDGER_NRES; r++) {
@@ -438,6 +441,40 @@ static void shape_hash(struct ledger_shape *s)
             h = fnv(h, s->v[r][i]);
     }
     s->hash = h ? h : 1; /* 0 never names a shape */
+}
+
+/* Fills the shape's window data for the ledger's current base (see ledger.h). */
+static enum fs_err shape_window(struct ledger_shape *s, const struct ledger *l)
+{
+    int64_t lo = s->first > l->base ? s->first : l->base, hi = l->base + l->cfg.n_steps;
+    if (s->first + (int64_t)s->len < hi)
+        hi = s->first + (int64_t)s->len;
+    s->win_base = l->base;
+    s->win_nb = 0;
+    if (lo >= hi)
+        return FS_OK; /* nothing to check: the general path answers at once */
+    int64_t b0 = blk_of(lo), b1 = blk_of(hi - 1), a, b;
+    uint32_t nb = (uint32_t)(b1 - b0 + 1);
+    for (int r = 0; r < LEDGER_NRES; r++) {
+        s->win_ub[r] = malloc(nb * sizeof(int64_t));
+        s->win_lb[r] = malloc(nb * sizeof(int64_t));
+        if (!s->win_ub[r] || !s->win_lb[r])
+            return FS_ENOMEM;
+        for (uint32_t j = 0; j < nb; j++) {
+            int64_t blk = b0 + j;
+            block_range(l, blk, &a, &b);
+            s->win_ub[r][j] = shape_bmax(s, r, blk);
+            s->win_lb[r][j] = a >= lo && b <= hi ? shape_bmin(s, r, blk) : INT64_MIN / 4;
+        }
+    }
+    block_range(l, b0, &a, &b);
+    s->win_edge0 = !(a >= lo && b <= hi);
+    block_range(l, b1, &a, &b);
+    s->win_edge1 = b1 != b0 && !(a >= lo && b <= hi);
+    s->win_b0 = b0;
+    s->win_slot0 = bslot_of(l, b0);
+    s->win_nb = nb;
+    return FS_OK;
 }
 
 enum fs_err ledger_shape_init(struct ledger_shape *s, const struct ledger *l, const struct curve *c,
@@ -506,6 +543,10 @@ enum fs_err ledger_shape_init(struct ledger_shape *s, const struct ledger *l, co
             if (s->v[r][i] < s->bmin[r][j])
                 s->bmin[r][j] = s->v[r][i];
         }
+    }
+    if (shape_window(s, l) != FS_OK) {
+        ledger_shape_release(s);
+        return FS_ENOMEM;
     }
     shape_hash(s);
     return FS_OK;
@@ -591,6 +632,51 @@ static int64_t block_sum_max(const struct ledger *l, const struct ledger_node *n
             slot = 0;
     }
     return m;
+}
+
+/* window_pass from the shape's window data (valid when s->win_base == l->base): the same
+ * results, with the per-block shape bounds read from arrays and no block arithmetic. */
+static void window_pass_fast(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
+                             int r, int64_t lo, int64_t hi, struct wpass *o)
+{
+    const int64_t *bm = n->bmax + (size_t)r * l->n_blocks, *ubs = s->win_ub[r], *lbs = s->win_lb[r];
+    size_t nb = s->win_nb, slot0 = s->win_slot0, run = l->n_blocks - slot0;
+    int64_t before = 0, lower = 0, best_ub = 0;
+    size_t best = nb;
+    if (run > nb)
+        run = nb;
+    /* the window's blocks are at most two runs of the ring of blocks */
+    for (size_t part = 0, j = 0; part < 2; part++) {
+        const int64_t *v = part == 0 ? bm + slot0 : bm - run;
+        size_t end = part == 0 ? run : nb;
+        for (; j < end; j++) {
+            int64_t x = v[j], ub = x + ubs[j], lb = x + lbs[j];
+            /* a block with a lower bound lies in the window: its maximum is the ring's there */
+            before = lbs[j] >= 0 && x > before ? x : before;
+            lower = lb > lower ? lb : lower;
+            if (ub > best_ub) {
+                best_ub = ub;
+                best = j;
+            }
+        }
+    }
+    o->best = best < nb ? s->win_b0 + (int64_t)best : s->win_b0 + (int64_t)nb;
+    o->best_ub = best_ub;
+    for (int e = 0; e < 2; e++) { /* the partial edge blocks, step by step if they matter */
+        if (!(e == 0 ? s->win_edge0 : s->win_edge1))
+            continue;
+        size_t j = e == 0 ? 0 : nb - 1, sl = slot0 + j;
+        int64_t blk = s->win_b0 + (int64_t)j, a, b;
+        if (sl >= l->n_blocks)
+            sl -= l->n_blocks;
+        if (bm[sl] <= before)
+            continue;
+        block_range(l, blk, &a, &b);
+        int64_t x = ring_max(l, n, r, a > lo ? a : lo, b < hi ? b : hi);
+        before = x > before ? x : before;
+    }
+    o->before = before;
+    o->lower = lower > before ? lower : before;
 }
 
 /* Exact maximum of ring + shape of r over [lo, hi) after window_pass: nothing to read when
@@ -709,7 +795,10 @@ static void check(const struct ledger *l, const struct ledger_node *n, const str
             after = before + s->flat_v[r];
         } else if (lo < hi) {
             struct wpass wp;
-            window_pass(l, n, s, r, lo, hi, &wp);
+            if (!s->flat && s->win_nb && s->win_base == l->base)
+                window_pass_fast(l, n, s, r, lo, hi, &wp);
+            else
+                window_pass(l, n, s, r, lo, hi, &wp);
             before = wp.before;
             after = s->flat ? before + s->flat_v[r] : window_max_sum(l, n, s, r, lo, hi, &wp);
         }

@@ -50,6 +50,17 @@ struct ledger_shape {
     uint32_t blk_n;             /* blocks the values span (0 when flat) */
     int64_t *bmax[LEDGER_NRES]; /* max of v[r] over each block's steps; NULL when flat */
     int64_t *bmin[LEDGER_NRES]; /* min of v[r] over each block's steps (of the shape); NULL when flat */
+    /* The shape's window in the horizon as it was when ledger_shape_init ran (win_base is
+     * the ledger's base then), per window block j (absolute block win_b0 + j): the shape's
+     * block maximum win_ub, and win_lb = its block minimum where the block's valid steps
+     * all lie in the window (else far below 0: no bound). Per-request constants, so that a
+     * check of 5,000 nodes adds one array to another instead of recomputing them per node.
+     * Not copied into claims; checks at another base take the general path. Non-flat only. */
+    int64_t win_base, win_b0;
+    size_t win_slot0; /* ring-of-blocks slot of win_b0 */
+    uint32_t win_nb;  /* 0: no window data */
+    int win_edge0, win_edge1; /* the first / last window block is partly outside the window */
+    int64_t *win_ub[LEDGER_NRES], *win_lb[LEDGER_NRES];
 };
 
 /* Outcome of checking one shape against one node. */

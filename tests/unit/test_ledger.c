@@ -564,6 +564,18 @@ static void random_checks(uint32_t n_steps, uint32_t max_len, int rounds, unsign
             ledger_check(l, n, &sh, &got);
             ledger_check_fit(l, n, &sh, &fit);
             brute_check(l, n, &sh, &want);
+            /* the shape's window data (the path of a request's checks) and the general path
+             * (a shape checked at another base) agree to the bit */
+            struct ledger_shape general = sh;
+            struct ledger_fit gen;
+            general.win_nb = 0;
+            ledger_check(l, n, &general, &gen);
+            assert_int_equal(gen.fits, got.fits);
+            assert_int_equal(gen.unresolvable, got.unresolvable);
+            assert_int_equal(gen.step, got.step);
+            assert_int_equal(gen.score, got.score);
+            assert_true(gen.rise == got.rise && gen.after == got.after);
+            assert_true(sh.flat || sh.win_base == l->base);
             assert_int_equal(got.fits, want.fits);
             assert_int_equal(fit.fits, want.fits);
             assert_int_equal(got.unresolvable, want.unresolvable);
