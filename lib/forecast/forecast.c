@@ -104,7 +104,7 @@ static enum fs_err refit_arima(struct fc_model *mod, const double *y, size_t n, 
 }
 
 static const double cal_p[FC_CAL_GRID] = {0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99};
-#define CAL_PRIOR 30.0 /* held-out values worth as much as the model's own band */
+#define CAL_TAIL_PRIOR 6.0 /* values beyond a quantile worth as much as the model's own band */
 
 /* A model fitted on y[0..cut) forecasts y[cut..n): its mean absolute error, and in absz
  * (n - cut values, *nz set) the absolute standardised errors against its 80 % band.
@@ -156,10 +156,12 @@ static void calibrate(struct fc_model *mod, double *absz, size_t nz)
     if (nz < 10)
         return;
     fc_sort(absz, nz);
-    double w = (double)nz / ((double)nz + CAL_PRIOR);
     for (int i = 0; i < FC_CAL_GRID; i++) {
         double k = fc_quantile_sorted(absz, nz, cal_p[i]) / fc_qnorm(0.5 + cal_p[i] / 2);
         k = fmin(fmax(k, 0.25), 4.0);
+        /* a p-quantile rests on the nz (1 - p) values beyond it: trust it by that count */
+        double tail = (double)nz * (1 - cal_p[i]);
+        double w = tail / (tail + CAL_TAIL_PRIOR);
         mod->band_k[i] = w * k + (1 - w);
     }
     mod->calibrated = 1;

@@ -12,8 +12,9 @@
  * the held-out stretch give standardised errors z = (y - mean) / (half-width of the 80 %
  * band / 1.2816); at each coverage p the bands are stretched by the ratio of the
  * empirical p-quantile of |z| to the normal one, shrunk towards 1 by the number of
- * held-out values (resource series have heavy tails: normal 80 % bands are too wide
- * and 95 % bands too narrow). The named families keep their model's own bands. */
+ * held-out values beyond that quantile, t = nz (1 - p), with weight t / (t + 6)
+ * (resource series have heavy tails: normal 80 % bands are too wide). The named
+ * families keep their model's own bands. */
 #ifndef FC_FORECAST_H
 #define FC_FORECAST_H
 
