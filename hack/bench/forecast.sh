@@ -5,8 +5,9 @@
 # Knobs (environment): M4_STRIDE (1) and M4_MAX (414) pick M4 series (all 414 by
 # default; M4_STRIDE=17 M4_MAX=25 is the quick subset); R_ETS_MAX (40), R_ARIMA_MAX (3)
 # (R's ets and auto.arima are slow: 3 s and ~60 s per M4 series, so they run on the
-# first series of the selection only; ratios use the series both ran on); AZURE_VMS (4), BITBRAINS_VMS (3); SM_RES_MAX (2) series for statsmodels at
-# m = 288; RES_REF_MAX (all) series for the R references on 5-minute data; SKIP_NAB=1.
+# first series of the selection only; ratios use the series both ran on);
+# AZURE_VMS (4), BITBRAINS_VMS (3); SM_RES_MAX (all) series for statsmodels at m = 288;
+# RES_REF_MAX (all) series for the R references on 5-minute data; SKIP_NAB=1.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -17,7 +18,7 @@ BIN=$BUILD/bench/forecast_bench
 PY=/usr/bin/python3
 M4_STRIDE=${M4_STRIDE:-1}; M4_MAX=${M4_MAX:-414}
 R_ETS_MAX=${R_ETS_MAX:-40}; R_ARIMA_MAX=${R_ARIMA_MAX:-3}
-AZURE_VMS=${AZURE_VMS:-4}; BITBRAINS_VMS=${BITBRAINS_VMS:-3}; SM_RES_MAX=${SM_RES_MAX:-2}
+AZURE_VMS=${AZURE_VMS:-4}; BITBRAINS_VMS=${BITBRAINS_VMS:-3}; SM_RES_MAX=${SM_RES_MAX:-1000}
 RES_REF_MAX=${RES_REF_MAX:-1000}
 mkdir -p "$OUT"
 [ -x "$BIN" ] || { echo "bench-forecast: $BIN missing (make all)" >&2; exit 1; }
