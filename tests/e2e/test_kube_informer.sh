@@ -8,12 +8,13 @@ source "$(dirname "$0")/lib.sh"
 E2E=$BIN/e2e/kube_e2e
 RESTART=${RESTART_APISERVER:-hack/cluster.sh restart-apiserver}
 
-# etcd's URL: $ETCD_URL, else the port kwokctl chose for the local cluster.
+# etcd's URL: $ETCD_URL, else the port kwokctl chose for the cluster under test (the one
+# FORESIGHT_CLUSTER_NAME names, as for tests/e2e/run.sh: several may run side by side)
 etcd_url() {
   if [ -n "${ETCD_URL:-}" ]; then echo "$ETCD_URL"; return; fi
-  local port
-  port=$(grep -h -m1 -E '^\s*etcdPort:' _out/kwok/clusters/*/kwok.yaml 2>/dev/null | awk '{print $2}')
-  [ -n "$port" ] || fail "cannot find etcd's port (set ETCD_URL)"
+  local port cfg=_out/kwok/clusters/${FORESIGHT_CLUSTER_NAME:-foresight}/kwok.yaml
+  port=$(grep -m1 -E '^\s*etcdPort:' "$cfg" 2>/dev/null | awk '{print $2}')
+  [ -n "$port" ] || fail "cannot find etcd's port in $cfg (set ETCD_URL)"
   echo "http://127.0.0.1:$port"
 }
 # Compacts etcd's history up to its current revision (etcd's JSON gateway, no etcdctl).
