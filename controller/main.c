@@ -1572,10 +1572,11 @@ static void sample_pod(struct ctl *c, const json_t *pm)
         conds = set_condition(old_c, condition(old, "Throttled", rc == FS_OK ? "True" : "False", reason, tmsg,
                                                mt.generation));
         json_decref(old_c);
-        if (!was || !jstr(was, "message") || strcmp(jstr(was, "message"), tmsg) != 0)
+        if (!was || !jstr(was, "message") || strcmp(jstr(was, "message"), tmsg) != 0) { /* said once */
             kube_event_record(c->events, obj, rc == FS_OK ? "Normal" : "Warning", "Throttled", "Resize", "%s", tmsg);
-        const char *kv[] = {"namespace", ns, "microtask", name, "detail", tmsg, NULL};
-        log_kv(rc == FS_OK ? LOG_INFO : LOG_WARN, rc == FS_OK ? "throttled" : "cannot throttle", kv);
+            const char *kv[] = {"namespace", ns, "microtask", name, "detail", tmsg, NULL};
+            log_kv(rc == FS_OK ? LOG_INFO : LOG_WARN, rc == FS_OK ? "throttled" : "cannot throttle", kv);
+        }
         if (resized)
             count(c, &c->n.throttles, 1);
     }
