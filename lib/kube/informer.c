@@ -472,33 +472,8 @@ static enum fs_err fresh_add(struct kube_informer *inf, struct strmap *fresh,
     return rc;
 }
 
-struct rawbody {
-    char *buf;
-    size_t len, cap;
-};
-
 #define LIST_BODY_MAX (2048u * 1024u * 1024u) /* bytes in one list response */
-
-static int collect_body(void *arg, const char *data, size_t len)
-{
-    struct rawbody *b = arg;
-    if (b->len + len + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap * 2 : 1u << 20;
-        while (ncap < b->len + len + 1)
-            ncap *= 2;
-        if (ncap > LIST_BODY_MAX)
-            return 1;
-        char *nb = realloc(b->buf, ncap);
-        if (!nb)
-            return 1;
-        b->buf = nb;
-        b->cap = ncap;
-    }
-    memcpy(b->buf + b->len, data, len);
-    b->len += len;
-    b->buf[b->len] = '\0';
-    return 0;
-}
+#define LIST_HEAD_MAX (64u * 1024u)           /* bytes before "items" when streaming */
 
 static int plain_char(char c)
 {
@@ -506,115 +481,284 @@ static int plain_char(char c)
            c == '/' || c == '-' || c == '_';
 }
 
-/* Parses a list response item by item, so a 50,000-object list never exists as one tree:
- * the head (kind, apiVersion, metadata) is parsed on its own, then each item. */
-static enum fs_err parse_list(struct kube_informer *inf, const char *body, size_t len,
-                              struct strmap *fresh, struct strmap *fresh_ix, char *rv,
-                              size_t rv_len, char **cont)
+/* A list response read as it arrives: the head (kind, apiVersion, metadata) once "items":[
+ * is seen, then each item as soon as it is complete, so a 50,000-object list is neither
+ * held as one text nor as one tree, and reading overlaps the server's writing. A body in
+ * another shape (items first, or null) is kept whole and read at the end. */
+struct listread {
+    struct kube_informer *inf;
+    struct strmap *fresh, *fresh_ix;
+    char *buf;             /* bytes not consumed yet */
+    size_t len, cap, total;
+    int phase;             /* HEAD, ITEMS, TAIL, or WHOLE (keep everything) */
+    /* the item being scanned: where it starts, how far, nesting, inside a string */
+    size_t item_at, scan_at;
+    int depth, in_str, esc;
+    char kind[128], api_version[128];
+    int plain_ok;
+    char rv[64];
+    char *cont;
+    enum fs_err err;
+};
+
+enum { LR_HEAD, LR_ITEMS, LR_TAIL, LR_WHOLE };
+
+/* Caches one list item (its text raw[0..len), a complete JSON value). */
+static enum fs_err list_item(struct listread *lr, const char *raw, size_t len)
 {
+    struct kube_informer *inf = lr->inf;
     char key[KEY_MAX];
-    const char *items = memmem(body, len, "\"items\":[", 9);
-    json_error_t jerr;
-    json_t *head;
-    if (items) {
-        /* the apiserver writes kind, apiVersion, metadata, then items */
-        size_t hl = (size_t)(items - body);
-        char *h = malloc(hl + 2);
-        if (!h)
-            return FS_ENOMEM;
-        memcpy(h, body, hl);
-        if (hl > 0 && h[hl - 1] == ',')
-            hl--;
-        h[hl] = '}';
-        h[hl + 1] = '\0';
-        head = json_loadb(h, hl + 1, 0, &jerr);
-        free(h);
-    } else {
-        head = json_loadb(body, len, 0, &jerr); /* "items": null or absent */
+    json_t *item = NULL;
+    enum fs_err rc = kube_json_load(raw, len, 0, &item, NULL);
+    if (rc != FS_OK)
+        return rc;
+    if (kube_object_key(item, key, sizeof(key)) != FS_OK) {
+        json_decref(item);
+        return FS_OK; /* not an object with a name: nothing to cache */
     }
-    if (!head)
-        return FS_EPARSE;
-    const char *prv = kube_json_str(head, "metadata.resourceVersion");
-    const char *next = kube_json_str(head, "metadata.continue");
-    snprintf(rv, rv_len, "%s", prv ? prv : "");
-    *cont = next && *next ? strdup(next) : NULL;
-    int nomem = next && *next && !*cont;
+    int add_kind = lr->kind[0] && !json_object_get(item, "kind");
+    int add_api = lr->api_version[0] && !json_object_get(item, "apiVersion");
+    if ((add_kind && json_object_set_new(item, "kind", json_string(lr->kind)) != 0) ||
+        (add_api && json_object_set_new(item, "apiVersion", json_string(lr->api_version)) != 0)) {
+        json_decref(item);
+        return FS_ENOMEM;
+    }
+    /* cache the item's text as received, the missing fields written in front as a watch
+     * object has them ({"kind":..,"apiVersion":..,"metadata":..}), so both read the same */
+    void *v = NULL;
+    if (!inf->transform && !inf->keep_trees && lr->plain_ok) {
+        char prefix[300];
+        int pl = 0;
+        if (add_kind && add_api)
+            pl = snprintf(prefix, sizeof(prefix), "{\"kind\":\"%s\",\"apiVersion\":\"%s\",", lr->kind,
+                          lr->api_version);
+        else if (add_kind)
+            pl = snprintf(prefix, sizeof(prefix), "{\"kind\":\"%s\",", lr->kind);
+        else if (add_api)
+            pl = snprintf(prefix, sizeof(prefix), "{\"apiVersion\":\"%s\",", lr->api_version);
+        /* an item with a name is a non-empty object: its '{' gives way to the prefix */
+        while (len > 0 && raw[0] != '{') {
+            raw++;
+            len--;
+        }
+        if (pl > 0 && (size_t)pl < sizeof(prefix) && len > 1)
+            v = packed_new(prefix, (size_t)pl, raw + 1, len - 1);
+        else if (pl == 0)
+            v = packed_new(NULL, 0, raw, len);
+        if (!v) {
+            json_decref(item);
+            return FS_ENOMEM;
+        }
+    }
+    return fresh_add(inf, lr->fresh, lr->fresh_ix, key, item, v);
+}
+
+/* Reads the head of a list, head[0..len) being a complete JSON object. */
+static enum fs_err list_head(struct listread *lr, const char *head, size_t len)
+{
+    json_t *h = NULL;
+    enum fs_err rc = kube_json_load(head, len, 0, &h, NULL);
+    if (rc != FS_OK)
+        return rc;
+    const char *prv = kube_json_str(h, "metadata.resourceVersion");
+    const char *next = kube_json_str(h, "metadata.continue");
+    snprintf(lr->rv, sizeof(lr->rv), "%s", prv ? prv : "");
+    free(lr->cont);
+    lr->cont = next && *next ? strdup(next) : NULL;
+    int nomem = next && *next && !lr->cont;
     /* list items carry no kind/apiVersion, watch objects do: give items the same, so an
      * object reads the same whichever way it arrived (and relists compare equal) */
-    char kind[128] = "", api_version[128] = "";
-    const char *lk = kube_json_str(head, "kind");
-    const char *la = kube_json_str(head, "apiVersion");
-    if (lk && strlen(lk) > 4 && strlen(lk) < sizeof(kind) && !strcmp(lk + strlen(lk) - 4, "List"))
-        snprintf(kind, sizeof(kind), "%.*s", (int)(strlen(lk) - 4), lk);
-    if (la)
-        snprintf(api_version, sizeof(api_version), "%s", la);
-    json_decref(head);
+    const char *lk = kube_json_str(h, "kind");
+    const char *la = kube_json_str(h, "apiVersion");
+    lr->kind[0] = lr->api_version[0] = '\0';
+    if (lk && strlen(lk) > 4 && strlen(lk) < sizeof(lr->kind) && !strcmp(lk + strlen(lk) - 4, "List"))
+        snprintf(lr->kind, sizeof(lr->kind), "%.*s", (int)(strlen(lk) - 4), lk);
+    if (la && strlen(la) < sizeof(lr->api_version))
+        snprintf(lr->api_version, sizeof(lr->api_version), "%s", la);
+    json_decref(h);
     /* kind and apiVersion are written into cached text unescaped only when they need no
      * escaping (they always are identifiers like "ConfigMap" and "apps/v1") */
-    int plain_ok = 1;
-    for (const char *c = kind; *c; c++)
-        plain_ok &= plain_char(*c);
-    for (const char *c = api_version; *c; c++)
-        plain_ok &= plain_char(*c);
-    if (nomem)
+    lr->plain_ok = 1;
+    for (const char *c = lr->kind; *c; c++)
+        lr->plain_ok &= plain_char(*c);
+    for (const char *c = lr->api_version; *c; c++)
+        lr->plain_ok &= plain_char(*c);
+    return nomem ? FS_ENOMEM : FS_OK;
+}
+
+/* The head is what precedes "items":[ (the apiserver writes kind, apiVersion, metadata,
+ * then items), closed with a '}'. */
+static enum fs_err list_head_before(struct listread *lr, const char *body, size_t hl)
+{
+    char *h = malloc(hl + 2);
+    if (!h)
         return FS_ENOMEM;
-    if (!items)
-        return FS_OK;
-    size_t pos = (size_t)(items - body) + 9;
-    for (;;) {
-        while (pos < len && (body[pos] == ' ' || body[pos] == '\n' || body[pos] == ',' ||
-                             body[pos] == '\r' || body[pos] == '\t'))
-            pos++;
-        if (pos >= len)
-            return FS_EPARSE;
-        if (body[pos] == ']')
+    memcpy(h, body, hl);
+    while (hl > 0 && (h[hl - 1] == ',' || h[hl - 1] == ' ' || h[hl - 1] == '\n'))
+        hl--;
+    h[hl] = '}';
+    enum fs_err rc = list_head(lr, h, hl + 1);
+    free(h);
+    return rc;
+}
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* Consumes the complete items in lr->buf; returns with a partial one kept for later. */
+static enum fs_err list_advance(struct listread *lr)
+{
+    if (lr->phase == LR_HEAD) {
+        const char *items = memmem(lr->buf, lr->len, "\"items\":[", 9);
+        if (!items) {
+            if (lr->len > LIST_HEAD_MAX)
+                lr->phase = LR_WHOLE; /* not the usual shape: read it whole at the end */
             return FS_OK;
-        json_t *item = NULL;
-        size_t used = 0;
-        enum fs_err rc = kube_json_load(body + pos, len - pos, KUBE_JSON_PREFIX, &item, &used);
+        }
+        size_t hl = (size_t)(items - lr->buf);
+        enum fs_err rc = list_head_before(lr, lr->buf, hl);
         if (rc != FS_OK)
             return rc;
-        const char *raw = body + pos;
-        pos += used;
-        if (kube_object_key(item, key, sizeof(key)) != FS_OK) {
-            json_decref(item);
-            continue;
+        if (!lr->rv[0]) {
+            lr->phase = LR_WHOLE; /* the metadata comes after the items: read it whole */
+            return FS_OK;
         }
-        int add_kind = kind[0] && !json_object_get(item, "kind");
-        int add_api = api_version[0] && !json_object_get(item, "apiVersion");
-        if ((add_kind && json_object_set_new(item, "kind", json_string(kind)) != 0) ||
-            (add_api && json_object_set_new(item, "apiVersion", json_string(api_version)) != 0)) {
-            json_decref(item);
-            return FS_ENOMEM;
+        lr->phase = LR_ITEMS;
+        lr->item_at = lr->scan_at = hl + 9;
+        lr->depth = lr->in_str = lr->esc = 0;
+    }
+    while (lr->phase == LR_ITEMS) {
+        const char *b = lr->buf;
+        size_t at = lr->item_at;
+        if (lr->scan_at == at) {
+            /* between items */
+            while (at < lr->len && (is_ws(b[at]) || b[at] == ','))
+                at++;
+            lr->item_at = lr->scan_at = at;
+            if (at >= lr->len)
+                break;
+            if (b[at] == ']') {
+                lr->phase = LR_TAIL;
+                lr->item_at = at + 1;
+                break;
+            }
+            if (b[at] != '{')
+                return FS_EPARSE;
         }
-        /* cache the item's text as received, the missing fields written in front as a
-         * watch object has them ({"kind":..,"apiVersion":..,"metadata":..}), so both read
-         * the same */
-        void *v = NULL;
-        if (!inf->transform && !inf->keep_trees && plain_ok) {
-            char prefix[300];
-            int pl = 0;
-            if (add_kind && add_api)
-                pl = snprintf(prefix, sizeof(prefix), "{\"kind\":\"%s\",\"apiVersion\":\"%s\",", kind,
-                              api_version);
-            else if (add_kind)
-                pl = snprintf(prefix, sizeof(prefix), "{\"kind\":\"%s\",", kind);
-            else if (add_api)
-                pl = snprintf(prefix, sizeof(prefix), "{\"apiVersion\":\"%s\",", api_version);
-            /* an item with a name is a non-empty object: its '{' gives way to the prefix */
-            if (pl > 0 && (size_t)pl < sizeof(prefix))
-                v = packed_new(prefix, (size_t)pl, raw + 1, used - 1);
-            else if (pl == 0)
-                v = packed_new(NULL, 0, raw, used);
-            if (pl >= 0 && (size_t)pl < sizeof(prefix) && !v) {
-                json_decref(item);
-                return FS_ENOMEM;
+        /* find where the item ends: brackets outside strings */
+        size_t i = lr->scan_at;
+        int done = 0;
+        for (; i < lr->len; i++) {
+            char c = b[i];
+            if (lr->in_str) {
+                if (lr->esc)
+                    lr->esc = 0;
+                else if (c == '\\')
+                    lr->esc = 1;
+                else if (c == '"')
+                    lr->in_str = 0;
+            } else if (c == '"') {
+                lr->in_str = 1;
+            } else if (c == '{' || c == '[') {
+                lr->depth++;
+            } else if (c == '}' || c == ']') {
+                if (--lr->depth == 0) {
+                    i++;
+                    done = 1;
+                    break;
+                }
             }
         }
-        rc = fresh_add(inf, fresh, fresh_ix, key, item, v);
+        lr->scan_at = i;
+        if (!done)
+            break;
+        enum fs_err rc = list_item(lr, b + lr->item_at, i - lr->item_at);
         if (rc != FS_OK)
             return rc;
+        lr->item_at = lr->scan_at = i;
+        lr->depth = lr->in_str = lr->esc = 0;
     }
+    if (lr->phase == LR_ITEMS || lr->phase == LR_TAIL) {
+        /* drop what was consumed: the buffer holds at most the item being received */
+        size_t keep_from = lr->item_at;
+        memmove(lr->buf, lr->buf + keep_from, lr->len - keep_from);
+        lr->len -= keep_from;
+        lr->scan_at -= keep_from;
+        lr->item_at = 0;
+        if (lr->phase == LR_TAIL) {
+            for (size_t k = 0; k < lr->len; k++)
+                if (!is_ws(lr->buf[k]) && lr->buf[k] != '}')
+                    return FS_EPARSE;
+            lr->len = lr->scan_at = 0;
+        }
+    }
+    return FS_OK;
+}
+
+static int list_data(void *arg, const char *data, size_t len)
+{
+    struct listread *lr = arg;
+    lr->total += len;
+    if (lr->total > LIST_BODY_MAX) {
+        lr->err = FS_ERANGE;
+        return 1;
+    }
+    if (lr->len + len + 1 > lr->cap) {
+        size_t ncap = lr->cap ? lr->cap * 2 : 1u << 16;
+        while (ncap < lr->len + len + 1)
+            ncap *= 2;
+        char *nb = realloc(lr->buf, ncap);
+        if (!nb) {
+            lr->err = FS_ENOMEM;
+            return 1;
+        }
+        lr->buf = nb;
+        lr->cap = ncap;
+    }
+    memcpy(lr->buf + lr->len, data, len);
+    lr->len += len;
+    lr->buf[lr->len] = '\0';
+    if (lr->phase == LR_WHOLE)
+        return 0;
+    enum fs_err rc = list_advance(lr);
+    if (rc != FS_OK) {
+        lr->err = rc;
+        return 1;
+    }
+    return 0;
+}
+
+/* At the end of the body: a complete list, or one kept whole to read now. */
+static enum fs_err list_finish(struct listread *lr)
+{
+    if (lr->phase == LR_TAIL)
+        return FS_OK;
+    if (lr->phase != LR_WHOLE && lr->phase != LR_HEAD)
+        return FS_EPARSE; /* ended inside the items */
+    /* the whole body: its head is everything but the items */
+    json_t *body = NULL;
+    enum fs_err rc = kube_json_load(lr->buf ? lr->buf : "", lr->len, 0, &body, NULL);
+    if (rc != FS_OK)
+        return rc;
+    json_t *items = json_incref(json_object_get(body, "items"));
+    json_object_del(body, "items");
+    char *head = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    rc = head ? list_head(lr, head, strlen(head)) : FS_ENOMEM;
+    free(head);
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        if (rc != FS_OK)
+            break;
+        char *text = json_dumps(it, JSON_COMPACT);
+        rc = text ? list_item(lr, text, strlen(text)) : FS_ENOMEM;
+        free(text);
+    }
+    json_decref(items);
+    return rc;
 }
 
 /* Lists everything into a new map and new indexes, then swaps them in and delivers the
@@ -630,7 +774,7 @@ static enum fs_err relist(struct kube_informer *inf)
     char *cont = NULL;
     char rv[64] = "";
     struct kube_status st;
-    struct rawbody b = {0};
+    struct listread lr = {.inf = inf, .fresh = &fresh, .fresh_ix = fresh_ix};
     strmap_init(&fresh);
     for (size_t k = 0; k < inf->nindexes; k++)
         strmap_init(&fresh_ix[k]);
@@ -653,8 +797,15 @@ static enum fs_err relist(struct kube_informer *inf)
         cont = NULL;
         if (rc != FS_OK)
             goto out;
-        b.len = 0;
-        rc = kube_client_stream(inf->c, path, 600, &inf->stop, collect_body, &b, &st);
+        lr.len = lr.total = 0;
+        lr.phase = LR_HEAD;
+        lr.err = FS_OK;
+        rc = kube_client_stream(inf->c, path, 600, &inf->stop, list_data, &lr, &st);
+        if (lr.err != FS_OK) {
+            log_warn("cannot read the list of %s: %s", inf->resource, fs_strerror(lr.err));
+            rc = lr.err;
+            goto out;
+        }
         if (rc == FS_OK && inf->stop)
             rc = FS_EIO;
         if (rc != FS_OK) {
@@ -662,18 +813,22 @@ static enum fs_err relist(struct kube_informer *inf)
             log_warn("cannot list %s: %s", inf->resource, kube_status_str(&st, msg, sizeof(msg)));
             goto out;
         }
-        rc = parse_list(inf, b.buf ? b.buf : "", b.len, &fresh, fresh_ix, rv, sizeof(rv), &cont);
+        rc = list_finish(&lr);
         if (rc != FS_OK) {
             log_warn("cannot parse the list of %s: %s", inf->resource, fs_strerror(rc));
             goto out;
         }
+        snprintf(rv, sizeof(rv), "%s", lr.rv);
+        cont = lr.cont;
+        lr.cont = NULL;
         if (!cont)
             break;
     }
     swap_and_deliver(inf, &fresh, fresh_ix, rv);
 out:
     free(cont);
-    free(b.buf);
+    free(lr.cont);
+    free(lr.buf);
     for (size_t k = 0; k < inf->nindexes; k++) {
         struct index tmp = {.keys = fresh_ix[k]};
         index_clear(&tmp);

@@ -32,6 +32,8 @@ struct fake {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     char *list_body;       /* current list response body */
+    char *list_page2;      /* the answer to a list with continue=tok (may be NULL) */
+    int list_pieces;       /* write list bodies a few bytes at a time */
     int list_hold;         /* lists wait while set (to observe an unsynced informer) */
     int lists, watches;    /* requests served */
     char last_watch[2048]; /* request line of the latest watch */
@@ -129,13 +131,21 @@ static void *serve_conn(void *arg)
         pthread_mutex_lock(&f->lock);
         while (f->list_hold && !f->stopping)
             pthread_cond_wait(&f->cond, &f->lock);
-        char *body = strdup(f->list_body);
+        char *body = strdup(f->list_page2 && strstr(line, "continue=tok") ? f->list_page2 : f->list_body);
+        int pieces = f->list_pieces;
         f->lists++;
         pthread_mutex_unlock(&f->lock);
         char hdr[256];
         int n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                            "Content-Length: %zu\r\n\r\n", strlen(body));
-        int bad = write_all(c, hdr, (size_t)n) || write_all(c, body, strlen(body));
+        int bad = write_all(c, hdr, (size_t)n);
+        /* in pieces of 1..13 bytes the client sees items split anywhere */
+        for (size_t off = 0, k = 0, blen = strlen(body); !bad && off < blen; off += k) {
+            k = pieces ? 1 + (off * 7 + 3) % 13 : blen - off;
+            if (k > blen - off)
+                k = blen - off;
+            bad = write_all(c, body + off, k);
+        }
         free(body);
         if (bad)
             goto out;
@@ -196,6 +206,7 @@ static void fake_stop(struct fake *f)
     for (int i = 0; i < f->nconns; i++)
         pthread_join(f->conns[i], NULL);
     free(f->list_body);
+    free(f->list_page2);
     pthread_mutex_destroy(&f->lock);
     pthread_cond_destroy(&f->cond);
 }
@@ -337,13 +348,15 @@ struct env {
     struct seen seen;
 };
 
-static void env_start(struct env *e, const char *list, const struct kube_informer_opts *extra,
-                      int with_update, int hold_list)
+static void env_start2(struct env *e, const char *list, const char *page2, int pieces,
+                       const struct kube_informer_opts *extra, int with_update, int hold_list)
 {
     memset(e, 0, sizeof(*e));
     pthread_mutex_init(&e->seen.lock, NULL);
     fake_start(&e->f, list);
     e->f.list_hold = hold_list;
+    e->f.list_page2 = page2 ? strdup(page2) : NULL;
+    e->f.list_pieces = pieces;
     char yaml[512];
     snprintf(yaml, sizeof(yaml),
              "current-context: t\ncontexts: [{name: t, context: {cluster: c, user: u}}]\n"
@@ -364,6 +377,12 @@ static void env_start(struct env *e, const char *list, const struct kube_informe
                                        .on_delete = on_delete, .arg = &e->seen};
     assert_int_equal(kube_informer_add_handlers(e->inf, &h), FS_OK);
     assert_int_equal(kube_informer_start(e->inf), FS_OK);
+}
+
+static void env_start(struct env *e, const char *list, const struct kube_informer_opts *extra,
+                      int with_update, int hold_list)
+{
+    env_start2(e, list, NULL, 0, extra, with_update, hold_list);
 }
 
 static void env_stop(struct env *e)
@@ -599,6 +618,57 @@ static void test_no_update_handler_and_transform(void **state)
     env_stop(&e);
 }
 
+/* Lists read as they arrive, split anywhere; pages followed; other shapes of a list body
+ * (metadata after the items, items null) read whole. Every way gives the same cache. */
+static void test_list_shapes_and_pages(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *page1, *page2, *names, *rv;
+    } cases[] = {
+        {LIST("10", POD("a", "5", "n1") "," POD("b\\\"}]{[", "6", "n1") "," POD("c", "7", "n2")), NULL, "a b\"}]{[ c", "10"},
+        {"{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"8\",\"continue\":\"tok\"},"
+         "\"items\":[" POD("a", "5", "n1") "]}",
+         LIST("9", POD("b", "6", "n1") "," POD("c", "7", "n2")), "a b c", "9"},
+        {"{\"items\":[" POD("a", "5", "n1") "," POD("b", "6", "n2") "],\"kind\":\"PodList\",\"apiVersion\":\"v1\","
+         "\"metadata\":{\"resourceVersion\":\"12\"}}", NULL, "a b", "12"},
+        {"{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"4\"},\"items\":null}", NULL, "", "4"},
+        {" {\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\": [ ] } ", NULL, "", "5"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (int pieces = 0; pieces <= 1; pieces++) {
+            struct env e;
+            char rv[32], names[256] = "";
+            env_start2(&e, cases[i].page1, cases[i].page2, pieces, NULL, 1, 0);
+            assert_int_equal(kube_informer_wait_synced(e.inf, 5000), FS_OK);
+            json_t *all = kube_informer_list(e.inf);
+            const char *got[8];
+            size_t n = 0, k;
+            json_t *o;
+            json_array_foreach(all, k, o) {
+                assert_true(n < 8);
+                got[n++] = str_at(o, "metadata", "name");
+                assert_string_equal(json_string_value(json_object_get(o, "kind")), "Pod");
+            }
+            for (size_t a = 1; a < n; a++)
+                for (size_t b = a; b > 0 && strcmp(got[b - 1], got[b]) > 0; b--) {
+                    const char *t = got[b];
+                    got[b] = got[b - 1];
+                    got[b - 1] = t;
+                }
+            for (k = 0; k < n; k++)
+                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", k ? " " : "", got[k]);
+            json_decref(all);
+            if (strcmp(names, cases[i].names) != 0)
+                fail_msg("case %zu (pieces %d): cached %s, want %s", i, pieces, names, cases[i].names);
+            kube_informer_resource_version(e.inf, rv, sizeof(rv));
+            assert_string_equal(rv, cases[i].rv);
+            assert_int_equal(count_of(&e.seen, &e.seen.adds), (int)n);
+            env_stop(&e);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_has_synced_waits_for_the_list),
         cmocka_unit_test(test_periodic_resync),
         cmocka_unit_test(test_no_update_handler_and_transform),
+        cmocka_unit_test(test_list_shapes_and_pages),
     };
     return cmocka_run_group_tests_name("test_kube_informer", tests, NULL, NULL);
 }
