@@ -178,6 +178,35 @@ static void test_file_io(void **state)
     ctl_opts_release(&o);
 }
 
+/* the documented example (hack/examples/controller/foresight-controller.yaml) is valid and
+ * says the defaults (found from this file's path: make runs the tests from the repo root) */
+static void test_example_file(void **state)
+{
+    (void)state;
+    char path[512];
+    const char *slash = strrchr(__FILE__, '/');
+    snprintf(path, sizeof(path), "%.*s/../../hack/examples/controller/foresight-controller.yaml",
+             slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".");
+    struct ctl_opts o, d;
+    char err[300] = "";
+    ctl_opts_init(&o);
+    ctl_opts_init(&d);
+    if (ctl_opts_load_file(&o, path, err, sizeof(err)) != FS_OK)
+        fail_msg("%s", err);
+    assert_int_equal(o.step_s, d.step_s);
+    assert_int_equal(o.horizon_steps, d.horizon_steps);
+    assert_int_equal(o.workers, d.workers);
+    assert_int_equal(o.leader_elect, d.leader_elect);
+    assert_int_equal(o.http_port, d.http_port);
+    assert_true(o.default_s == d.default_s && o.sample_s == d.sample_s && o.requeue_s == d.requeue_s);
+    assert_true(o.anomaly_tol == d.anomaly_tol && o.qps == d.qps && o.headroom == d.headroom);
+    assert_int_equal(o.learn_min_runs, d.learn_min_runs);
+    assert_string_equal(o.lease_ns, "default");
+    assert_string_equal(o.lease_name, "foresight-controller");
+    ctl_opts_release(&o);
+    ctl_opts_release(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_bad_files_are_named),
         cmocka_unit_test(test_empty_file_sets_nothing),
         cmocka_unit_test(test_file_io),
+        cmocka_unit_test(test_example_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
