@@ -4,9 +4,11 @@
  * 410 and reconnect with backoff; on a relist the cache is replaced and the differences are
  * delivered as events, so handlers never miss a deletion.
  *
- * Memory: by default each cached object is kept as its compact JSON text (about 1 KiB for
- * a ConfigMap instead of about 9 KiB as a jansson tree), and reads parse it: get() costs a
- * parse of one object (a few microseconds), list() of all of them. keep_trees = 1 keeps
+ * Memory: by default each cached object is kept as its JSON text, as the server sent it
+ * (about 0.9 KiB for a ConfigMap instead of about 9 KiB as a jansson tree; with a transform
+ * it is written out again after the transform), and reads parse it: get() costs a parse of
+ * one object (a few microseconds), list() of all of them. An update event parses the
+ * previous state only when an on_update handler or an index needs it. keep_trees = 1 keeps
  * parsed trees instead (reads are then a reference count increment).
  *
  * Threading: each informer runs its own thread, started by kube_informer_start(). Handlers

@@ -118,8 +118,11 @@ static int read_escaped(struct reader *r, const char *start, const char **s, siz
     /* find the closing quote first: the decoded text is never longer than the encoded one */
     const char *p = start, *q = start;
     size_t n = 0;
-    while (q < r->end && *q != '"')
+    while (q < r->end && *q != '"') {
+        if (*q == '\\' && r->end - q < 2)
+            return fail(r, FS_EPARSE); /* a backslash at the very end */
         q += *q == '\\' ? 2 : 1;
+    }
     if (q >= r->end)
         return fail(r, FS_EPARSE); /* unterminated */
     if (scratch_reserve(r, (size_t)(q - start) + 1) != 0)
