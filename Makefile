@@ -77,7 +77,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
 unit: $(UNIT_BIN)
 	@hack/run-unit.sh $(UNIT_BIN)
 ifeq ($(SANITIZE),)
-	$(MAKE) --no-print-directory SANITIZE=address,undefined LIB_DIRS="$(LIB_DIRS)" UNIT_FILTER="$(UNIT_FILTER)" unit
+	$(MAKE) --no-print-directory SANITIZE=address,undefined BUILD=$(BUILD)-san LIB_DIRS="$(LIB_DIRS)" UNIT_FILTER="$(UNIT_FILTER)" unit
 endif
 
 # End-to-end: brings the local cluster up, runs tests/e2e/test_*.sh, always takes it down.

@@ -119,7 +119,16 @@ EOF
            stage/pod/fast/pod-ready.yaml stage/pod/fast/pod-complete.yaml stage/pod/fast/pod-delete.yaml \
            metrics/resource/metrics-resource.yaml; do
     [ -f "$kd/kustomize/$f" ] || die "kwok $KWOK_VERSION has no kustomize/$f"
-    printf -- '---\n' >> "$cfg"; cat "$kd/kustomize/$f" >> "$cfg"
+    printf -- '---\n' >> "$cfg"
+    if [ "$f" = stage/pod/fast/pod-ready.yaml ]; then
+      # Running containers report their resources as kubelets do since 1.33: the API server
+      # refuses an in-place resize (pods/resize) of a pod whose node reports none.
+      grep -q 'restartCount: 0' "$kd/kustomize/$f" || die "kwok $KWOK_VERSION: pod-ready.yaml changed shape"
+      awk '!done && /restartCount: 0/ {print; sub(/restartCount: 0/, "{{ with .resources }}resources: {{ YAML . 2 }}{{ end }}"); print; done = 1; next} {print}' \
+        "$kd/kustomize/$f" >> "$cfg"
+    else
+      cat "$kd/kustomize/$f" >> "$cfg"
+    fi
   done
   for f in pod-complete-after-duration.yaml usage.yaml; do
     printf -- '---\n' >> "$cfg"; cat "$ROOT/hack/cluster/$f" >> "$cfg"

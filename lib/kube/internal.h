@@ -45,10 +45,10 @@ enum fs_err kube_client_stream(struct kube_client *c, const char *path, long tot
                                volatile int *stop, kube_stream_fn fn, void *arg,
                                struct kube_status *st);
 
-/* Reads JSON text into jansson values (lib/kube/json.c): accepts what json_loadb(s, len, 0)
- * accepts, faster. Flags: KUBE_JSON_PREFIX reads one value and stops (*used = the offset
- * after it, as JSON_DISABLE_EOF_CHECK); KUBE_JSON_REJECT_DUPLICATES as jansson's;
- * KUBE_JSON_TRUSTED skips the UTF-8 check, for text this library wrote or already checked.
+/* Reads JSON text into jansson values (lib/kube/json.c, json_loadb underneath). Flags:
+ * KUBE_JSON_PREFIX reads one value and stops (*used = the offset after it, as
+ * JSON_DISABLE_EOF_CHECK); KUBE_JSON_REJECT_DUPLICATES as jansson's; KUBE_JSON_TRUSTED marks
+ * text this library wrote or already checked (jansson checks it anyway).
  * FS_EPARSE or FS_ENOMEM; *used (may be NULL) is also where reading stopped on an error. */
 #define KUBE_JSON_PREFIX 1u
 #define KUBE_JSON_REJECT_DUPLICATES 2u
