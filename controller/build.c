@@ -141,7 +141,7 @@ static int add_env(json_t *env, const char *name, const char *value)
     return json_array_append_new(env, e);
 }
 
-enum fs_err build_pod(const struct microtask *leaf, json_t **out)
+enum fs_err build_pod(const struct microtask *leaf, const char *scheduler_name, json_t **out)
 {
     enum fs_err rc = FS_EINVAL;
     json_t *pod = NULL;
@@ -174,7 +174,7 @@ enum fs_err build_pod(const struct microtask *leaf, json_t **out)
         set(labels, FS_LABEL_TASK_TYPE, json_string(leaf->task_type)) ||
         set(md, "ownerReferences", owner_ref(FS_API_VERSION, "MicroTask", leaf->name, leaf->uid)))
         goto out;
-    if (set(spec, "schedulerName", json_string(FS_SCHEDULER_NAME)))
+    if (set(spec, "schedulerName", json_string(scheduler_name ? scheduler_name : FS_SCHEDULER_NAME)))
         goto out;
     if (!json_object_get(spec, "restartPolicy") && set(spec, "restartPolicy", json_string("Never")))
         goto out;

@@ -26,11 +26,12 @@ enum fs_err build_child(const struct microtask *parent, const json_t *parent_obj
                         const struct decompose_child *c, const struct decompose_estimate *e,
                         json_t **out);
 
-/* The Pod of a leaf. Environment added to every container: FORESIGHT_MICROTASK,
+/* The Pod of a leaf, for the scheduler named scheduler_name (NULL: FS_SCHEDULER_NAME).
+ * Environment added to every container: FORESIGHT_MICROTASK,
  * FORESIGHT_TASK_TYPE, FORESIGHT_SHARD_INDEX, FORESIGHT_SHARD_COUNT, FORESIGHT_SHARD_PATH,
  * FORESIGHT_WORK_START, FORESIGHT_WORK_END (exclusive). restartPolicy defaults to Never.
  * New reference in *out; FS_EINVAL when the template is unusable. */
-enum fs_err build_pod(const struct microtask *leaf, json_t **out);
+enum fs_err build_pod(const struct microtask *leaf, const char *scheduler_name, json_t **out);
 
 /* The linear estimate a split is planned with: the frozen spec.split.estimate of a child, else
  * spec.resources (duration spread evenly over the work units, default_s when no duration is

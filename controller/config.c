@@ -29,6 +29,7 @@ static const struct setting SETTINGS[] = {
     {"no-leader-elect", K_BOOL, 0, 0},
     {"lease-namespace", K_STR, 0, 0},
     {"lease-name", K_STR, 0, 0},
+    {"scheduler-name", K_STR, 0, 0},
     {"http-address", K_ADDR, 0, 0},
     {"step", K_DUR, 1, CURVE_MAX_STEP_S},
     {"horizon", K_NUM, 1, LEDGER_MAX_STEPS},
@@ -68,7 +69,8 @@ void ctl_opts_release(struct ctl_opts *o)
     free(o->context);
     free(o->lease_ns);
     free(o->lease_name);
-    o->kubeconfig = o->context = o->lease_ns = o->lease_name = NULL;
+    free(o->scheduler_name);
+    o->kubeconfig = o->context = o->lease_ns = o->lease_name = o->scheduler_name = NULL;
 }
 
 static enum fs_err say(char *err, size_t errlen, enum fs_err rc, const char *fmt, const char *a, const char *b)
@@ -148,6 +150,7 @@ enum fs_err ctl_opts_set(struct ctl_opts *o, const char *name, const char *value
         return set_str(strcmp(name, "kubeconfig") == 0        ? &o->kubeconfig
                        : strcmp(name, "context") == 0         ? &o->context
                        : strcmp(name, "lease-namespace") == 0 ? &o->lease_ns
+                       : strcmp(name, "scheduler-name") == 0  ? &o->scheduler_name
                                                               : &o->lease_name,
                        value);
     case K_ADDR: {

@@ -14,6 +14,7 @@
 
 struct ctl_opts {
     char *kubeconfig, *context, *lease_ns, *lease_name;
+    char *scheduler_name;     /* schedulerName of the pods created (NULL: foresight) */
     char http_host[64];
     int http_port;
     int leader_elect;

@@ -901,7 +901,7 @@ static void create_admitted(struct ctl *c, void *item)
     const json_t *old = json_object_get(cd->obj, "status");
     struct kube_ref pref = {"", "v1", "pods", mt->ns, NULL, NULL};
     json_t *p = NULL;
-    enum fs_err rc = build_pod(mt, &p);
+    enum fs_err rc = build_pod(mt, c->o.scheduler_name, &p);
     if (rc == FS_OK)
         rc = create(c, &pref, p, mt->name);
     json_decref(p);
@@ -1845,6 +1845,7 @@ static void usage(void)
             "  --no-leader-elect        act without holding the Lease (one replica only; file: leader-elect: false)\n"
             "  --lease-namespace NS     namespace of the Lease (default: default)\n"
             "  --lease-name NAME        (default: foresight-controller)\n"
+            "  --scheduler-name NAME    schedulerName of the pods it creates (default: foresight)\n"
             "  --http-address ADDR:PORT /healthz, /readyz, /metrics (default: 0.0.0.0:8080; port 0: any)\n"
             "  --step D                 prediction curve and ledger step, seconds or a duration (default: 30)\n"
             "  --horizon STEPS          ledger horizon in steps (default: 240)\n"
@@ -1873,6 +1874,7 @@ int main(int argc, char **argv)
         {"config", required_argument, 0, 0}, {"kubeconfig", required_argument, 0, 0},
         {"context", required_argument, 0, 0}, {"no-leader-elect", no_argument, 0, 0},
         {"lease-namespace", required_argument, 0, 0}, {"lease-name", required_argument, 0, 0},
+        {"scheduler-name", required_argument, 0, 0},
         {"step", required_argument, 0, 0}, {"default-duration", required_argument, 0, 0},
         {"log-json", no_argument, 0, 0}, {"http-address", required_argument, 0, 0},
         {"sample-interval", required_argument, 0, 0}, {"requeue", required_argument, 0, 0},

@@ -2,7 +2,7 @@
 # E2E: the Helm chart (charts/foresight) as an operator installs it.
 # - helm lint passes; values.schema.json refuses bad values with the field named;
 # - helm install creates the objects and both Deployments become Available (kwok runs them);
-# - the chart's RBAC and scheduler configuration are the ones that work: the real
+# - the chart's RBAC, flags and scheduler configuration are the ones that work: the real
 #   foresight-controller runs with a token of the chart's controller service account and
 #   turns a MicroTask into a pod; the real kube-scheduler runs the chart's rendered
 #   KubeSchedulerConfiguration with a token of the scheduler service account, beside
@@ -87,7 +87,17 @@ info "the controller under the chart's service account"
 kubeconfig_for "$REL-foresight-controller" "$WORK/controller.kubeconfig"
 new_namespace chart
 trap cleanup EXIT
-"$BIN/bin/foresight-controller" --kubeconfig "$WORK/controller.kubeconfig" --lease-namespace "$RNS" \
+# container_args DEPLOYMENT CONTAINER: the arguments the chart gives that container (after the
+# program name), so the real binaries are run with exactly the chart's flags
+container_args() {
+  kubectl -n "$RNS" get deployment "$1" -o json |
+    jq -r --arg c "$2" '.spec.template.spec.containers[] | select(.name == $c) | .command[1:][]'
+}
+mapfile -t ctl_args < <(container_args "$REL-foresight-controller" controller)
+[ "${#ctl_args[@]}" -gt 5 ] || fail "no controller arguments in the chart's Deployment"
+# the chart's flags, then what differs out of cluster (later flags win): the kubeconfig, a
+# loopback port, a Lease of its own (the kwok replicas do not run the binary)
+"$BIN/bin/foresight-controller" "${ctl_args[@]}" --kubeconfig "$WORK/controller.kubeconfig" \
   --lease-name "$REL-foresight-controller-e2e" --http-address 127.0.0.1:0 --requeue 5s >"$LOGS/chart-controller.log" 2>&1 &
 pids+=($!)
 kubectl apply -n "$NS" -f - >/dev/null <<EOF
@@ -103,6 +113,8 @@ spec:
 EOF
 controller_pod() { [ -n "$(kubectl -n "$NS" get pods -l foresight.sh/microtask=chart -o name)" ]; }
 poll 90 "the controller (chart RBAC) creates the MicroTask's pod" controller_pod
+[ "$(kubectl -n "$NS" get pods -l foresight.sh/microtask=chart -o jsonpath='{.items[0].spec.schedulerName}')" = "$SCHED" ] ||
+  fail "the controller's pod does not ask for the chart's scheduler $SCHED"
 poll 60 "the MicroTask has a predicted peak" \
   sh -c "[ -n \"\$(kubectl -n $NS get mt chart -o jsonpath='{.status.predictionSummary.cpuPeak}')\" ]"
 
@@ -110,7 +122,9 @@ info "the chart's scheduler configuration with the real kube-scheduler and the e
 kubeconfig_for "$REL-foresight-scheduler" "$WORK/scheduler.kubeconfig"
 { printf 'clientConnection:\n  kubeconfig: %s\n' "$WORK/scheduler.kubeconfig"
   kubectl -n "$RNS" get configmap "$REL-foresight-scheduler" -o jsonpath='{.data.config\.yaml}'; } >"$WORK/scheduler.yaml"
-"$BIN/bin/foresight-extender" --kubeconfig "$WORK/scheduler.kubeconfig" --address 127.0.0.1 --port "$EXT_PORT" \
+mapfile -t ext_args < <(container_args "$REL-foresight-scheduler" extender)
+[ "${#ext_args[@]}" -gt 3 ] || fail "no extender arguments in the chart's Deployment"
+"$BIN/bin/foresight-extender" "${ext_args[@]}" --kubeconfig "$WORK/scheduler.kubeconfig" --address 127.0.0.1 \
   >"$LOGS/chart-extender.log" 2>&1 &
 pids+=($!)
 kube-scheduler --config "$WORK/scheduler.yaml" --secure-port "$SCHED_SECURE_PORT" --bind-address 127.0.0.1 \
@@ -130,8 +144,10 @@ spec:
 EOF
 poll 60 "the pod asking for $SCHED is bound" \
   sh -c "[ -n \"\$(kubectl -n $NS get pod placed -o jsonpath='{.spec.nodeName}')\" ]"
+poll 60 "the controller's pod is bound by the chart's scheduler too" \
+  sh -c "[ -n \"\$(kubectl -n $NS get pods -l foresight.sh/microtask=chart -o jsonpath='{.items[0].spec.nodeName}')\" ]"
 binds=$(curl -sf "http://127.0.0.1:$EXT_PORT/metrics" | awk '$1 ~ /^foresight_extender_binds_total/ && $1 !~ /fail|error/ {s += $2} END {print s + 0}')
-[ "$binds" -ge 1 ] || fail "the pod was bound, but not through the extender (binds_total $binds)"
+[ "$binds" -ge 2 ] || fail "the pod was bound, but not through the extender (binds_total $binds)"
 # stopped before the uninstall takes their permissions away, so any refusal below is real
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true

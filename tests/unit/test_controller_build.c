@@ -120,7 +120,7 @@ static void test_children_are_valid_microtasks(void **state)
 
     /* the leaf's pod */
     json_t *pod = NULL;
-    assert_int_equal(build_pod(&leaf, &pod), FS_OK);
+    assert_int_equal(build_pod(&leaf, NULL, &pod), FS_OK);
     json_t *pmd = json_object_get(pod, "metadata");
     assert_string_equal(json_string_value(json_object_get(pmd, "name")), "etl-transform-1-1");
     json_t *plabels = json_object_get(pmd, "labels");
@@ -131,6 +131,11 @@ static void test_children_are_valid_microtasks(void **state)
     json_t *pspec = json_object_get(pod, "spec");
     assert_string_equal(json_string_value(json_object_get(pspec, "schedulerName")), "foresight");
     assert_string_equal(json_string_value(json_object_get(pspec, "restartPolicy")), "Never");
+    json_t *pod2 = NULL; /* another scheduler when the controller is told so */
+    assert_int_equal(build_pod(&leaf, "foresight-gpu", &pod2), FS_OK);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(pod2, "spec"), "schedulerName")),
+                        "foresight-gpu");
+    json_decref(pod2);
     json_t *ctrs = json_object_get(pspec, "containers");
     assert_int_equal(json_array_size(ctrs), 2);
     for (size_t i = 0; i < 2; i++) {
@@ -167,7 +172,7 @@ static void test_unusable_input_is_refused(void **state)
     struct microtask mt;
     json_t *out = NULL;
     microtask_init(&mt);
-    assert_int_equal(build_pod(&mt, &out), FS_EINVAL); /* no template, no uid */
+    assert_int_equal(build_pod(&mt, NULL, &out), FS_EINVAL); /* no template, no uid */
     assert_null(out);
     struct decompose_child c = {0};
     struct decompose_estimate e = {0};

@@ -46,6 +46,7 @@ static void test_file_sets_every_kind(void **state)
                     "context: kwok\n"
                     "leader-elect: false\n"
                     "lease-namespace: ops\n"
+                    "scheduler-name: foresight-gpu\n"
                     "http-address: 127.0.0.1:9090\n"
                     "step: 10s\n"
                     "horizon: 120\n"
@@ -64,6 +65,7 @@ static void test_file_sets_every_kind(void **state)
     assert_string_equal(o.context, "kwok");
     assert_int_equal(o.leader_elect, 0);
     assert_string_equal(o.lease_ns, "ops");
+    assert_string_equal(o.scheduler_name, "foresight-gpu");
     assert_string_equal(o.http_host, "127.0.0.1");
     assert_int_equal(o.http_port, 9090);
     assert_int_equal(o.step_s, 10);
@@ -203,6 +205,7 @@ static void test_example_file(void **state)
     assert_int_equal(o.learn_min_runs, d.learn_min_runs);
     assert_string_equal(o.lease_ns, "default");
     assert_string_equal(o.lease_name, "foresight-controller");
+    assert_string_equal(o.scheduler_name, "foresight");
     ctl_opts_release(&o);
     ctl_opts_release(&d);
 }
