@@ -4,7 +4,8 @@
 # labelled for this test only): pods whose predicted peaks do not overlap share a node their
 # requests would not let them share; a pod that fits nowhere stays pending with the reasons
 # in its events; 200 pods at once never over-commit a node; killing the extender during a
-# burst and starting a new one rebuilds the ledger with no double claim. Sums are recomputed
+# burst and starting a new one rebuilds the ledger with no double claim; a node's pod count
+# and extended resources are enforced (NodeResourcesFit's filter is off). Sums are recomputed
 # from the final bindings by tests/e2e/extender_check.c, independently of the extender.
 source "$(dirname "$0")/lib.sh"
 
@@ -226,5 +227,54 @@ fi
 check_group restart
 # the burst group's claims survived the restart too (rebuilt from the API server)
 check_group burst
-curl -sf "http://127.0.0.1:$PORT/metrics" | grep -E '^foresight_(extender_binds_total|ledger_claims)' || true
+
+# ---- 5. pod count and extended resources (NodeResourcesFit's filter is off in this profile) --
+# one node with room for 2 pods and 1 example.com/dongle; cpu and memory are plentiful
+kubectl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: $POOL-counted-0
+  annotations: {kwok.x-k8s.io/node: fake}
+  labels: {foresight.sh/e2e-pool: $POOL, foresight.sh/e2e-group: "counted", kubernetes.io/hostname: $POOL-counted-0}
+spec:
+  taints: [{key: foresight.sh/e2e-pool, value: $POOL, effect: NoSchedule}]
+status:
+  allocatable: {cpu: "4", memory: 16Gi, pods: "2", example.com/dongle: "1"}
+  capacity: {cpu: "4", memory: 16Gi, pods: "2", example.com/dongle: "1"}
+EOF
+poll 60 "the counted node to be Ready" nodes_ready counted 1
+# counted_pod NAME DONGLES: a plain pod (no MicroTask: held to its requests) on that node
+counted_pod() {
+  local ext=""
+  [ "$2" = 0 ] || ext=", example.com/dongle: \"$2\""
+  cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, labels: {e2e-set: counted}}
+spec:
+  schedulerName: foresight
+  nodeSelector: {foresight.sh/e2e-pool: $POOL, foresight.sh/e2e-group: counted}
+  tolerations: [{key: foresight.sh/e2e-pool, operator: Equal, value: $POOL, effect: NoSchedule}]
+  containers:
+  - name: main
+    image: registry.k8s.io/pause:3.10
+    resources: {requests: {cpu: 100m, memory: 64Mi$ext}, limits: {cpu: 100m, memory: 64Mi$ext}}
+EOF
+}
+counted_pod dongle-1 1 | kubectl apply -n "$NS" -f - >/dev/null
+poll 60 "dongle-1 to be bound" test "$(bound_count counted)" -eq 1
+counted_pod dongle-2 1 | kubectl apply -n "$NS" -f - >/dev/null
+until_reason dongle-2 "example.com/dongle: 1 requested \+ 1 in use > 1 on the node" "that the dongle is taken"
+counted_pod plain-1 0 | kubectl apply -n "$NS" -f - >/dev/null
+poll 60 "plain-1 to be bound" test "$(bound_count counted)" -eq 2
+counted_pod plain-2 0 | kubectl apply -n "$NS" -f - >/dev/null
+until_reason plain-2 "pods: 2 of 2 pods already on the node" "that the node's pod capacity is used up"
+[ "$(bound_count counted)" -eq 2 ] || fail "more than 2 pods bound on a node for 2 pods"
+[ -z "$(kubectl get pod dongle-2 plain-2 -n "$NS" -o jsonpath='{.items[*].spec.nodeName}')" ] \
+  || fail "dongle-2 or plain-2 was bound"
+info "pod count and example.com/dongle enforced: $(reasons plain-2 | head -1)"
+
+curl -sf "http://127.0.0.1:$PORT/metrics" | grep -E '^foresight_(extender_binds_total|extender_rejections_total|ledger_claims)' || true
 echo "PASS test_extender"
