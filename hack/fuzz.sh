@@ -16,8 +16,10 @@ CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -Ilib $(pkg-config --cflags $PKGS) -fsanit
 LIBS="$(pkg-config --libs $PKGS) -lpthread -lm"
 for t in "${targets[@]}"; do
   name=$(basename "$t" .c)
+  # a target outside lib/ names its program sources in a "fuzz-sources:" comment line
+  extra=$(sed -n 's|^ \* fuzz-sources: \([^*]*\).*|\1|p' "$t")
   # shellcheck disable=SC2086
-  clang $CFLAGS -o "$OUT/$name" "$t" lib/*/*.c $LIBS
+  clang $CFLAGS -o "$OUT/$name" "$t" lib/*/*.c $extra $LIBS
   corpus=$OUT/corpus/$name; mkdir -p "$corpus"
   seeds=(); [ -d "$ROOT/tests/fuzz/corpus/$name" ] && seeds=("$ROOT/tests/fuzz/corpus/$name")
   echo "fuzz: $name for ${SECONDS_EACH}s"
