@@ -113,6 +113,18 @@ componentsPatches:
   - key: node-ip
     value: 127.0.0.1
     override: true
+# One replica each: leader election only makes them exit when a renewal is late on a loaded
+# machine (kube-controller-manager did, leaving namespaces Terminating).
+- name: kube-controller-manager
+  extraArgs:
+  - key: leader-elect
+    value: "false"
+    override: true
+- name: kube-scheduler
+  extraArgs:
+  - key: leader-elect
+    value: "false"
+    override: true
 EOF
   local f
   for f in stage/node/fast/node-initialize.yaml stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \

@@ -8,7 +8,7 @@ ROOT=$(realpath "$(dirname "$0")/../..")
 cd "$ROOT"
 NAME=${FORESIGHT_CLUSTER_NAME:-foresight}
 KC=$ROOT/_out/kubeconfig; [ "$NAME" = foresight ] || KC=$ROOT/_out/kubeconfig-$NAME
-export PATH=$ROOT/_out/bin:$PATH KUBECONFIG=${FORESIGHT_KUBECONFIG:-$KC} BIN=${BIN:-$ROOT/_out/build}
+export PATH=$ROOT/_out/bin:$PATH KUBECONFIG=${FORESIGHT_KUBECONFIG:-$KC} BIN=$(realpath "${BIN:-$ROOT/_out/build}")
 LOGS=$ROOT/_out/e2e-logs/$NAME
 rm -rf "$LOGS"; mkdir -p "$LOGS"
 export E2E_LOGS=$LOGS
