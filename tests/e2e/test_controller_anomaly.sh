@@ -19,35 +19,17 @@
 # Needs KUBECONFIG, kubectl, jq, BIN (tests/e2e/run.sh sets them) and metrics-server.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CTL=${BIN:-$ROOT/_out/build}/bin/foresight-controller
+source "$ROOT/tests/e2e/controller_lib.sh"
 NS=ctl-an-$$
 LOG=${E2E_LOGS:-/tmp}/controller-$NS.log
-pass=0
-failures=()
-ctl_pid=
 
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-bad() { failures+=("$*"); echo "not ok - $*" >&2; }
 cleanup() {
   [ -n "$ctl_pid" ] && kill "$ctl_pid" 2>/dev/null && wait "$ctl_pid" 2>/dev/null
   if [ ${#failures[@]} -gt 0 ] && [ "${KEEP_NS_ON_FAILURE:-0}" = 1 ]; then echo "kept namespace $NS"; return; fi
   kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-wait_for() {
-  local t=$1 what=$2; shift 2
-  local end=$(( $(date +%s) + t ))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$end" ] || { bad "$what (not within ${t}s)"; return 1; }
-    sleep 1
-  done
-  ok "$what"
-}
-mtget() { kubectl get mt "$1" -n "$NS" -o jsonpath="$2" 2>/dev/null; }
-podget() { kubectl get pod "$1" -n "$NS" -o jsonpath="$2" 2>/dev/null; }
-cond() { mtget "$1" "{.status.conditions[?(@.type==\"$2\")].$3}"; }
-cond_is() { [ "$(cond "$1" "$2" status)" = "$3" ]; }
-metrics_port() { sed -n 's/.*msg="serving[^"]*".* port="\([0-9]*\)".*/\1/p' "$LOG" | tail -1; }
+metrics_port() { serving_port "$LOG"; }
 milli() { # cpu quantity -> millicores
   case $1 in *m) echo "${1%m}" ;; *) awk -v v="$1" 'BEGIN{printf "%d", v*1000}' ;; esac
 }
@@ -167,5 +149,4 @@ if wait_for 150 "res (500m then 1500m, policy Reserve) is re-reserved" reserved;
   [ "${r:-0}" -ge 1200 ] && ok "node $node's reserved cpu in the ledger is ${r}m" || bad "ledger on $node: '${r}'"
 fi
 
-echo "test_controller_anomaly: $pass passed, ${#failures[@]} failed"
-[ ${#failures[@]} -eq 0 ]
+finish test_controller_anomaly

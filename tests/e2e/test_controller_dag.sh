@@ -9,25 +9,14 @@
 # Needs KUBECONFIG, kubectl, and BIN (the build tree; tests/e2e/run.sh sets all three).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CTL=${BIN:-$ROOT/_out/build}/bin/foresight-controller
+source "$ROOT/tests/e2e/controller_lib.sh"
 NS=ctl-e2e-$$
 LOG=${E2E_LOGS:-/tmp}/controller-$NS.log
-pass=0
-failures=()
-ctl_pid=
 
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-bad() { failures+=("$*"); echo "not ok - $*" >&2; }
 start_ctl() { "$CTL" --kubeconfig "$KUBECONFIG" --lease-namespace "$NS" --http-address 127.0.0.1:0 >>"$LOG" 2>&1 & ctl_pid=$!; }
 stop_ctl() { [ -n "$ctl_pid" ] && kill "$ctl_pid" 2>/dev/null && wait "$ctl_pid" 2>/dev/null; ctl_pid=; }
 cleanup() { stop_ctl || true; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true; }
 trap cleanup EXIT
-# wait_for SECONDS DESCRIPTION COMMAND...: polls until COMMAND succeeds
-wait_for() {
-  local t=$1 what=$2; shift 2
-  for _ in $(seq 1 "$((t * 4))"); do "$@" >/dev/null 2>&1 && { ok "$what"; return 0; }; sleep 0.25; done
-  bad "$what (not within ${t}s)"; return 1
-}
 pods() { kubectl get pods -n "$NS" --no-headers -o custom-columns=N:.metadata.name 2>/dev/null | sort; }
 npods() { [ "$(pods | grep -c "$1")" -eq "$2" ]; }
 phase() { [ "$(kubectl get mt "$1" -n "$NS" -o jsonpath='{.status.phase}')" = "$2" ]; }
@@ -107,5 +96,4 @@ got=$(kubectl get mt cyc-b -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="
 [ "$(pods | grep -c cyc-)" -eq 0 ] && ok "no pod for a cycle" || bad "cycle pods: $(pods | grep cyc-)"
 wait_for 30 "TaskProfile cyc's arrival series counts its 2 tasks (blocked ones arrived too)" arrivals cyc 2
 
-echo "test_controller_dag: $pass passed, ${#failures[@]} failed"
-[ ${#failures[@]} -eq 0 ]
+finish test_controller_dag

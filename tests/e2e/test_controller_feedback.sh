@@ -12,35 +12,18 @@
 # Needs KUBECONFIG, kubectl, BIN (tests/e2e/run.sh sets them) and metrics-server in the cluster.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CTL=${BIN:-$ROOT/_out/build}/bin/foresight-controller
+source "$ROOT/tests/e2e/controller_lib.sh"
 NS=ctl-fb-$$
 LOG=${E2E_LOGS:-/tmp}/controller-$NS.log
 STEP=10
-pass=0
-failures=()
-ctl_pid=
 
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-bad() { failures+=("$*"); echo "not ok - $*" >&2; }
 cleanup() {
   [ -n "$ctl_pid" ] && kill "$ctl_pid" 2>/dev/null && wait "$ctl_pid" 2>/dev/null
   if [ ${#failures[@]} -gt 0 ] && [ "${KEEP_NS_ON_FAILURE:-0}" = 1 ]; then echo "kept namespace $NS"; return; fi
   kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-wait_for() {
-  local t=$1 what=$2; shift 2
-  local end=$(( $(date +%s) + t ))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$end" ] || { bad "$what (not within ${t}s)"; return 1; }
-    sleep 1
-  done
-  ok "$what"
-}
-mtget() { kubectl get mt "$1" -n "$NS" -o jsonpath="$2" 2>/dev/null; }
-phase_is() { [ "$(mtget "$1" '{.status.phase}')" = "$2" ]; }
-cond_is() { [ "$(mtget "$1" "{.status.conditions[?(@.type==\"$2\")].status}")" = "$3" ]; }
-metrics_port() { sed -n 's/.*msg="serving[^"]*".* port="\([0-9]*\)".*/\1/p' "$LOG" | tail -1; }
+metrics_port() { serving_port "$LOG"; }
 
 # a MicroTask: name type cpu memory duration annotations(json) [anomaly(json)]
 mt() {
@@ -130,5 +113,4 @@ echo "    scripted: cpu 2 then 0.5 from 60s, memory 600 then 200 MiB; spec.resou
 awk -v m="$mape" 'BEGIN{exit !(m < 20)}' && ok "sixth run's predicted curve within 20% MAPE of its scripted usage ($mape%)" \
   || bad "sixth run's prediction is $mape% MAPE from the script"
 
-echo "test_controller_feedback: $pass passed, ${#failures[@]} failed"
-[ ${#failures[@]} -eq 0 ]
+finish test_controller_feedback

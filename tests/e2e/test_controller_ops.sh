@@ -11,41 +11,26 @@
 # Needs KUBECONFIG, kubectl, curl, BIN (tests/e2e/run.sh sets them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CTL=${BIN:-$ROOT/_out/build}/bin/foresight-controller
+source "$ROOT/tests/e2e/controller_lib.sh"
 NS=ctl-ops-$$
-pass=0
-failures=()
 pids=()
 
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-bad() { failures+=("$*"); echo "not ok - $*" >&2; }
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-wait_for() {
-  local t=$1 what=$2; shift 2
-  local end=$(( $(date +%s) + t ))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$end" ] || { bad "$what (not within ${t}s)"; return 1; }
-    sleep 0.5
-  done
-  ok "$what"
-}
 log_of() { echo "${E2E_LOGS:-/tmp}/controller-$NS-$1.log"; }
 start() { # start NAME: a replica on the test's Lease
   "$CTL" --kubeconfig "$KUBECONFIG" --lease-namespace "$NS" --http-address 127.0.0.1:0 --requeue 5s >>"$(log_of "$1")" 2>&1 &
   pids+=($!)
   eval "pid_$1=$!"
 }
-port_of() { sed -n 's/.*msg="serving[^"]*".* port="\([0-9]*\)".*/\1/p' "$(log_of "$1")" | tail -1; }
+port_of() { serving_port "$(log_of "$1")"; }
 metric() { curl -sf "http://127.0.0.1:$(port_of "$1")/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 leading() { grep -q 'msg="leading"' "$(log_of "$1")"; }
-mtget() { kubectl get mt "$1" -n "$NS" -o jsonpath="$2" 2>/dev/null; }
 has_pod() { kubectl get pod "$1" -n "$NS" >/dev/null 2>&1; }
-phase_is() { [ "$(mtget "$1" '{.status.phase}')" = "$2" ]; }
 mt() { # mt NAME CPU DURATION RUN-DURATION [REQUEST-CPU]
   local req=""
   [ -n "${5:-}" ] && req="resources: {requests: {cpu: \"$5\"}}, "
@@ -132,5 +117,4 @@ m=$(metric b 'foresight_controller_admissions_total{result="queued"}')
 out=$(kubectl apply -n "$NS" -f "$ROOT/hack/examples/invalid/self-dependency.yaml" 2>&1) && bad "self-dependency accepted" \
   || { echo "$out" | grep -qi 'depend' && ok "a self-dependent MicroTask is refused: $(echo "$out" | tail -1 | cut -c1-140)" || bad "refusal message: $out"; }
 
-echo "test_controller_ops: $pass passed, ${#failures[@]} failed"
-[ ${#failures[@]} -eq 0 ]
+finish test_controller_ops

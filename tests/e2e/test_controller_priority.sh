@@ -8,32 +8,18 @@
 # Needs KUBECONFIG, kubectl, BIN (tests/e2e/run.sh sets them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CTL=${BIN:-$ROOT/_out/build}/bin/foresight-controller
+source "$ROOT/tests/e2e/controller_lib.sh"
 A=ctl-pa-$$
 B=ctl-pb-$$
 C=ctl-pc-$$
 LOG=${E2E_LOGS:-/tmp}/controller-$A.log
-pass=0
-failures=()
-ctl_pid=
 
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-bad() { failures+=("$*"); echo "not ok - $*" >&2; }
 cleanup() {
   [ -n "$ctl_pid" ] && kill "$ctl_pid" 2>/dev/null && wait "$ctl_pid" 2>/dev/null
   kubectl patch mt doomed -n "$C" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
   kubectl delete namespace "$A" "$B" --wait=false >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-wait_for() {
-  local t=$1 what=$2; shift 2
-  local end=$(( $(date +%s) + t ))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$end" ] || { bad "$what (not within ${t}s)"; return 1; }
-    sleep 0.5
-  done
-  ok "$what"
-}
 has_pod() { kubectl get pod "$2" -n "$1" >/dev/null 2>&1; }
 mtget() { kubectl get mt "$2" -n "$1" -o jsonpath="$3" 2>/dev/null; }
 queued() { [ "$(mtget "$1" "$2" '{.status.phase}')" = Queued ]; }
@@ -106,5 +92,4 @@ grep "namespace is being deleted" "$LOG" | grep -q "$C" && ok "the controller no
 grep -q "cannot create.*$C" "$LOG" && bad "the controller tried to create in $C: $(grep "cannot create.*$C" "$LOG" | head -1)" \
   || ok "nothing was attempted in $C"
 
-echo "test_controller_priority: $pass passed, ${#failures[@]} failed"
-[ ${#failures[@]} -eq 0 ]
+finish test_controller_priority
