@@ -7,22 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static enum fs_err say(char *err, size_t errlen, enum fs_err rc, const char *msg)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s", msg);
-    return rc;
-}
-
-static int64_t clamp_value(double v)
-{
-    if (!isfinite(v) || v <= 0)
-        return 0;
-    if (v >= 9.2e18)
-        return INT64_MAX;
-    return (int64_t)llround(v);
-}
-
 static json_t *int_array(const int64_t *v, uint32_t n)
 {
     json_t *a = json_array();
@@ -96,9 +80,9 @@ enum fs_err learn_load(const json_t *status, int half_life, uint32_t max_steps, 
     profile_opts_for(&o, (uint32_t)num(prof, "stepSeconds", 30), max_steps, half_life);
     enum fs_err rc = profile_init(p, &o);
     if (rc != FS_OK)
-        return say(err, errlen, rc, "cannot set up the lifetime profile");
+        return fs_say(err, errlen, rc, "cannot set up the lifetime profile");
     if (!json_is_array(recent) || json_array_size(recent) == 0)
-        return say(err, errlen, FS_EDATA, "no completed run learnt yet");
+        return fs_say(err, errlen, FS_EDATA, "no completed run learnt yet");
     size_t i;
     const json_t *j;
     json_array_foreach(recent, i, j) {
@@ -136,7 +120,7 @@ enum fs_err learn_fold(const json_t *old_status, const struct learn_run *run, in
     *out = NULL;
     if (!run->uid || !run->n || !run->step_s || !run->v[CURVE_CPU] || !run->v[CURVE_MEM] || !(run->duration_s > 0) ||
         !isfinite(run->size))
-        return say(err, errlen, FS_EINVAL, "a run needs a uid, observed steps and a positive duration");
+        return fs_say(err, errlen, FS_EINVAL, "a run needs a uid, observed steps and a positive duration");
     const json_t *old_recent = json_object_get(json_object_get(old_status, "profile"), "recent");
     size_t i;
     const json_t *j;
@@ -206,7 +190,7 @@ enum fs_err learn_fold(const json_t *old_status, const struct learn_run *run, in
     rc = learn_load(st, half_life, max_steps, &p, &dummy, e2, sizeof(e2));
     have_p = 1;
     if (rc != FS_OK) {
-        say(err, errlen, rc, e2);
+        fs_say(err, errlen, rc, "%s", e2);
         goto out;
     }
     rc = FS_ENOMEM;
@@ -219,7 +203,7 @@ enum fs_err learn_fold(const json_t *old_status, const struct learn_run *run, in
     rc = FS_OK;
 out:
     if (rc == FS_ENOMEM)
-        say(err, errlen, rc, "out of memory");
+        fs_say(err, errlen, rc, "out of memory");
     if (have_p)
         profile_release(&p);
     json_decref(rec);
@@ -233,15 +217,15 @@ enum fs_err learn_predict(const struct profile *p, double size, int64_t start_s,
     double t1, m1, dur = 0;
     curve_release(c);
     if (step_s == 0 || step_s > CURVE_MAX_STEP_S)
-        return say(err, errlen, FS_EINVAL, "curve step must be from 1 s to 1 day");
+        return fs_say(err, errlen, FS_EINVAL, "curve step must be from 1 s to 1 day");
     enum fs_err rc = profile_predict(p, PROFILE_CPU, size, 0.1, 0.9, 1, &t1, &m1, NULL, NULL, &dur);
     if (rc != FS_OK)
-        return say(err, errlen, rc, rc == FS_EDATA ? "nothing learnt yet" : "cannot predict from the profile");
+        return fs_say(err, errlen, rc, rc == FS_EDATA ? "nothing learnt yet" : "cannot predict from the profile");
     if (!isfinite(dur) || dur <= 0)
         dur = step_s;
     double steps = ceil(dur / step_s);
     if (steps > CURVE_MAX_STEPS)
-        return say(err, errlen, FS_ERANGE, "predicted duration is longer than the longest curve");
+        return fs_say(err, errlen, FS_ERANGE, "predicted duration is longer than the longest curve");
     uint32_t n = steps < 1 ? 1 : (uint32_t)steps;
     double *t = malloc(n * sizeof(double)), *mean = malloc(n * sizeof(double)), *hi = malloc(n * sizeof(double));
     rc = FS_ENOMEM;
@@ -261,7 +245,7 @@ enum fs_err learn_predict(const struct profile *p, double size, int64_t start_s,
         if (profile_predict(p, r, size, 0.1, 0.9, (int)n, t, mean, NULL, hi, &d2) != FS_OK)
             continue;
         for (uint32_t i = 0; i < n; i++) {
-            int64_t m = clamp_value(mean[i]), h = clamp_value(hi[i]);
+            int64_t m = curve_value(mean[i]), h = curve_value(hi[i]);
             c->v[CURVE_P50][r][i] = m;
             c->v[CURVE_P90][r][i] = h > m ? h : m;
         }
@@ -270,7 +254,7 @@ enum fs_err learn_predict(const struct profile *p, double size, int64_t start_s,
 out:
     if (rc != FS_OK) {
         curve_release(c);
-        say(err, errlen, rc, "out of memory");
+        fs_say(err, errlen, rc, "out of memory");
     }
     free(t);
     free(mean);
@@ -303,7 +287,7 @@ enum fs_err learn_arrivals_fold(const json_t *old_status, struct learn_arrival *
     *out = NULL;
     *counted = 0;
     if (bucket_s == 0 || max_buckets == 0 || max_buckets > 100000)
-        return say(err, errlen, FS_EINVAL, "arrival buckets must be at least 1 s, at most 100000 of them");
+        return fs_say(err, errlen, FS_EINVAL, "arrival buckets must be at least 1 s, at most 100000 of them");
     const json_t *old = json_object_get(old_status, "arrivals");
     int64_t start = 0, old_start = 0, wm = INT64_MIN, total = 0;
     int old_full = 0, full = 0; /* more tasks in the watermark's second than names can list */

@@ -11,22 +11,6 @@
 #include "duration.h"
 #include "kube/quantity.h"
 
-static enum fs_err say(char *err, size_t errlen, enum fs_err rc, const char *msg)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s", msg);
-    return rc;
-}
-
-static int64_t clamp_value(double v)
-{
-    if (!isfinite(v) || v <= 0)
-        return 0;
-    if (v >= 9.2e18)
-        return INT64_MAX;
-    return (int64_t)llround(v);
-}
-
 /* n steps of step_s, all six arrays allocated and zeroed */
 static enum fs_err curve_alloc(struct curve *c, const char *model, int64_t start_s, uint32_t step_s,
                                uint32_t n, int64_t duration_s)
@@ -51,20 +35,20 @@ static enum fs_err flat_curve(const char *model, double duration_s, const int64_
                               size_t errlen)
 {
     if (step_s == 0 || step_s > CURVE_MAX_STEP_S)
-        return say(err, errlen, FS_EINVAL, "curve step must be from 1 s to 1 day");
+        return fs_say(err, errlen, FS_EINVAL, "curve step must be from 1 s to 1 day");
     if (!isfinite(duration_s) || duration_s < 0)
-        return say(err, errlen, FS_EINVAL, "predicted duration must be finite and not negative");
+        return fs_say(err, errlen, FS_EINVAL, "predicted duration must be finite and not negative");
     double steps = ceil(duration_s / step_s);
     if (steps < 1)
         steps = 1;
     if (steps > CURVE_MAX_STEPS)
-        return say(err, errlen, FS_ERANGE, "predicted duration is longer than the longest curve (20160 steps)");
+        return fs_say(err, errlen, FS_ERANGE, "predicted duration is longer than the longest curve (20160 steps)");
     int64_t dur = (int64_t)ceil(duration_s);
     if (dur < 1)
         dur = 1;
     enum fs_err rc = curve_alloc(c, model, start_s, step_s, (uint32_t)steps, dur);
     if (rc != FS_OK)
-        return say(err, errlen, rc, "out of memory");
+        return fs_say(err, errlen, rc, "out of memory");
     for (uint32_t i = 0; i < c->n_steps; i++)
         for (int r = 0; r < CURVE_NRES; r++)
             c->v[CURVE_P50][r][i] = c->v[CURVE_P90][r][i] = value[r] > 0 ? value[r] : 0;
@@ -75,7 +59,7 @@ enum fs_err predict_from_resources(const struct microtask *mt, int64_t start_s, 
                                    double default_s, struct curve *c, char *err, size_t errlen)
 {
     if (!mt->has_resources)
-        return say(err, errlen, FS_EINVAL, "spec.resources is not set and nothing is learnt for this task type");
+        return fs_say(err, errlen, FS_EINVAL, "spec.resources is not set and nothing is learnt for this task type");
     int64_t v[CURVE_NRES] = {mt->res_cpu_milli, mt->res_mem_bytes, mt->res_net_bps};
     double d = mt->res_duration_s > 0 ? mt->res_duration_s : default_s;
     return flat_curve("resources", d, v, start_s, step_s, c, err, errlen);
@@ -86,14 +70,14 @@ enum fs_err predict_from_estimate(const struct decompose_estimate *e, int64_t un
                                   size_t errlen)
 {
     if (units < 1)
-        return say(err, errlen, FS_EINVAL, "work units must be at least 1");
+        return fs_say(err, errlen, FS_EINVAL, "work units must be at least 1");
     double u = (double)units;
     double d = e->fixed_s + e->s_per_unit * u;
     double cpu = e->fixed_cpu_milli + e->cpu_milli_per_unit * u;
     double mem = e->fixed_mem_bytes + e->mem_bytes_per_unit * u;
     if (!isfinite(d) || !isfinite(cpu) || !isfinite(mem) || d < 0 || cpu < 0 || mem < 0)
-        return say(err, errlen, FS_EINVAL, "estimate must be finite and not negative");
-    int64_t v[CURVE_NRES] = {clamp_value(cpu), clamp_value(mem), net_bps};
+        return fs_say(err, errlen, FS_EINVAL, "estimate must be finite and not negative");
+    int64_t v[CURVE_NRES] = {curve_value(cpu), curve_value(mem), net_bps};
     return flat_curve("estimate", d, v, start_s, step_s, c, err, errlen);
 }
 
@@ -133,8 +117,8 @@ enum fs_err predict_splice(const struct curve *pred, const int64_t *const observ
         }
         for (uint32_t i = n_obs; i < n; i++) {
             if (i < pred->n_steps) {
-                out->v[CURVE_P50][r][i] = clamp_value(k * (double)pred->v[CURVE_P50][r][i]);
-                out->v[CURVE_P90][r][i] = clamp_value(k * (double)pred->v[CURVE_P90][r][i]);
+                out->v[CURVE_P50][r][i] = curve_value(k * (double)pred->v[CURVE_P50][r][i]);
+                out->v[CURVE_P90][r][i] = curve_value(k * (double)pred->v[CURVE_P90][r][i]);
             } else { /* running past the prediction: expect one more step like the last one */
                 int64_t last = n_obs ? out->v[CURVE_P50][r][n_obs - 1] : 0;
                 out->v[CURVE_P50][r][i] = out->v[CURVE_P90][r][i] = last;

@@ -1,5 +1,8 @@
-/* Names for enum fs_err. */
+/* Names for enum fs_err, and fs_say for error messages into a caller's buffer. */
 #include "fs_err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *fs_strerror(enum fs_err rc)
 {
@@ -18,4 +21,15 @@ const char *fs_strerror(enum fs_err rc)
     case FS_EDATA: return "not enough or degenerate data";
     }
     return "unknown error";
+}
+
+enum fs_err fs_say(char *err, size_t errlen, enum fs_err rc, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
 }

@@ -3,6 +3,8 @@
 #ifndef FS_ERR_H
 #define FS_ERR_H
 
+#include <stddef.h>
+
 enum fs_err {
     FS_OK = 0,
     FS_ENOMEM,    /* allocation failed */
@@ -19,5 +21,10 @@ enum fs_err {
 };
 
 const char *fs_strerror(enum fs_err rc);
+
+/* Writes a message for the caller into err (when err and errlen are given) and returns rc:
+ * `return fs_say(err, errlen, FS_EINVAL, "step %u too small", s);` */
+enum fs_err fs_say(char *err, size_t errlen, enum fs_err rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -411,3 +411,12 @@ out:
     json_decref(o);
     return rc;
 }
+
+int64_t curve_value(double v)
+{
+    if (!isfinite(v) || v <= 0)
+        return 0;
+    if (v >= 9.2e18)
+        return INT64_MAX;
+    return (int64_t)llround(v);
+}

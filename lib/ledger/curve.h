@@ -79,6 +79,10 @@ int64_t curve_peak(const struct curve *c, enum curve_band b, enum curve_res r, i
 /* End of the window (exclusive), INT64_MAX for flat curves. */
 int64_t curve_end(const struct curve *c);
 
+/* An amount as curves hold it: v rounded to an integer, NaN and negatives as 0, saturated
+ * at INT64_MAX, so no NaN reaches the API server or the ledger. */
+int64_t curve_value(double v);
+
 /* RFC 3339 timestamps <-> unix seconds (fractions are truncated). */
 enum fs_err rfc3339_parse(const char *s, int64_t *out);
 enum fs_err rfc3339_format(int64_t t, char *buf, size_t len);
