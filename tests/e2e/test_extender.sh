@@ -115,6 +115,7 @@ set_decided() {
 bound_count() {
   kubectl get pods -n "$NS" -l "e2e-set=$1" -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | grep -c . || true
 }
+bound_is() { [ "$(bound_count "$1")" -eq "$2" ]; }
 
 # check_group GROUP: the independent recomputation, then the extender's claims against the
 # bindings (polled: a bind in flight may be claimed before the informer sees it)
@@ -147,7 +148,7 @@ t0=$(( ($(date +%s) / 30 + 3) * 30 ))
 microtask early "$t0" "3 3 3 3 3 3 3 3 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5"
 microtask late "$t0" "0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 0.5 3 3 3 3 3 3 3 3"
 { pod_yaml early early share 3 share; pod_yaml late late share 3 share; } | kubectl apply -n "$NS" -f - >/dev/null
-poll 60 "early and late to be bound" test "$(bound_count share)" -eq 2
+poll 60 "early and late to be bound" bound_is share 2
 nodes=$(kubectl get pods -n "$NS" -l e2e-set=share -o jsonpath='{.items[*].spec.nodeName}')
 [ "$nodes" = "$POOL-share-0 $POOL-share-0" ] || fail "early and late on: $nodes"
 info "early and late (3 cpu requested each) share the 4-cpu node $POOL-share-0"
@@ -264,11 +265,11 @@ spec:
 EOF
 }
 counted_pod dongle-1 1 | kubectl apply -n "$NS" -f - >/dev/null
-poll 60 "dongle-1 to be bound" test "$(bound_count counted)" -eq 1
+poll 60 "dongle-1 to be bound" bound_is counted 1
 counted_pod dongle-2 1 | kubectl apply -n "$NS" -f - >/dev/null
 until_reason dongle-2 "example.com/dongle: 1 requested \+ 1 in use > 1 on the node" "that the dongle is taken"
 counted_pod plain-1 0 | kubectl apply -n "$NS" -f - >/dev/null
-poll 60 "plain-1 to be bound" test "$(bound_count counted)" -eq 2
+poll 60 "plain-1 to be bound" bound_is counted 2
 counted_pod plain-2 0 | kubectl apply -n "$NS" -f - >/dev/null
 until_reason plain-2 "pods: 2 of 2 pods already on the node" "that the node's pod capacity is used up"
 [ "$(bound_count counted)" -eq 2 ] || fail "more than 2 pods bound on a node for 2 pods"

@@ -152,8 +152,12 @@ binds=$(curl -sf "http://127.0.0.1:$EXT_PORT/metrics" | awk '$1 ~ /^foresight_ex
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
+# an RBAC refusal reads 'User "system:serviceaccount:..." cannot VERB resource "..."' (other
+# 403s, such as creating in a namespace another test is deleting, are not about the chart)
 for l in chart-controller chart-extender chart-kube-scheduler; do
-  if grep -qi 'forbidden' "$LOGS/$l.log"; then fail "$l was refused something: $(grep -i -m3 forbidden "$LOGS/$l.log")"; fi
+  if grep -qE 'cannot [a-z]+ resource' "$LOGS/$l.log"; then
+    fail "$l was refused by RBAC: $(grep -E -m3 'cannot [a-z]+ resource' "$LOGS/$l.log")"
+  fi
 done
 
 info "uninstall"
