@@ -350,7 +350,8 @@ enum fs_err csv_series_parse(const char *buf, size_t len, const char *column, st
         for (size_t i = 1; i < g.n; i++) {
             double k = (g.t[i] - g.t[i - 1]) / step;
             if (k > 1.5 && fabs(k - round(k)) < 0.01)
-                total += (size_t)round(k) - 1;
+                /* a hole wider than the row limit fails below without converting k */
+                total += k < (double)CSV_MAX_ROWS ? (size_t)round(k) - 1 : (size_t)CSV_MAX_ROWS + 1;
         }
         if (total > 4 * g.n + 1000 || total > CSV_MAX_ROWS) {
             set_err(err, 0, "too many missing timestamps to fill", NULL);

@@ -50,6 +50,15 @@ static void test_missing_timestamps_become_gaps(void **state)
     csv_series_release(&s);
 }
 
+/* a hole of 4e22 steps (found by fuzzing: it overflowed a size_t) is refused, not filled */
+static void test_absurd_gap_is_refused(void **state)
+{
+    (void)state;
+    struct csv_series s;
+    assert_int_equal(parse("3,\n4,\n5,\n4e22,\n", NULL, &s, NULL), FS_ERANGE);
+    assert_int_equal(parse("1,1\n2,2\n3,3\n4e22,4\n", "2", &s, NULL), FS_ERANGE);
+}
+
 static void test_headerless_and_quoted(void **state)
 {
     (void)state;
@@ -113,6 +122,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_timestamp_and_value),
         cmocka_unit_test(test_missing_timestamps_become_gaps),
+        cmocka_unit_test(test_absurd_gap_is_refused),
         cmocka_unit_test(test_headerless_and_quoted),
         cmocka_unit_test(test_errors_name_the_line),
         cmocka_unit_test(test_time_formats),
