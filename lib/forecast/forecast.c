@@ -67,33 +67,16 @@ static enum fs_err fit_ets(struct fc_model *mod, enum fc_method method, const do
     return FS_OK;
 }
 
-static enum fs_err fit_arima(struct fc_model *mod, const double *y, size_t n, int m)
+/* ARIMA on y with gaps interpolated: the order given (the one a hold-out chose, refitted
+ * with no new search), or NULL for the automatic order search. */
+static enum fs_err fit_arima(struct fc_model *mod, const double *y, size_t n, int m, const struct arima_order *order)
 {
     double *w = malloc(sizeof(double) * n);
     if (!w)
         return FS_ENOMEM;
     fc_interpolate(y, n, w);
     arima_release(&mod->arima);
-    enum fs_err rc = arima_auto(&mod->arima, w, n, m, 0);
-    free(w);
-    if (rc != FS_OK)
-        return rc;
-    mod->method = FC_ARIMA;
-    mod->m = m;
-    arima_name(&mod->arima, mod->name, sizeof(mod->name));
-    return FS_OK;
-}
-
-/* The order the hold-out chose, refitted on all of y (no new order search). */
-static enum fs_err refit_arima(struct fc_model *mod, const double *y, size_t n, const struct arima_order *order,
-                               int m)
-{
-    double *w = malloc(sizeof(double) * n);
-    if (!w)
-        return FS_ENOMEM;
-    fc_interpolate(y, n, w);
-    arima_release(&mod->arima);
-    enum fs_err rc = arima_fit(&mod->arima, w, n, order);
+    enum fs_err rc = order ? arima_fit(&mod->arima, w, n, order) : arima_auto(&mod->arima, w, n, m, 0);
     free(w);
     if (rc != FS_OK)
         return rc;
@@ -121,7 +104,7 @@ static double holdout_eval(enum fc_method method, const double *y, size_t n, siz
     else if (method == FC_NAIVE)
         rc = fit_simple(&tmp, SIMPLE_NAIVE, y, cut, 1);
     else if (method == FC_ARIMA)
-        rc = fit_arima(&tmp, y, cut, m);
+        rc = fit_arima(&tmp, y, cut, m, NULL);
     else
         rc = fit_ets(&tmp, method, y, cut, m, o);
     double mae = INFINITY;
@@ -328,9 +311,9 @@ enum fs_err fc_fit(struct fc_model *mod, const double *y_in, size_t n_in, const 
             rc = fit_simple(mod, SIMPLE_NAIVE, y, n, 1);
             break;
         }
-        rc = chosen.method == FC_ARIMA ? refit_arima(mod, y, n, &chosen.arima.o, m) : FS_EINVAL;
+        rc = chosen.method == FC_ARIMA ? fit_arima(mod, y, n, m, &chosen.arima.o) : FS_EINVAL;
         if (rc != FS_OK && rc != FS_ENOMEM)
-            rc = fit_arima(mod, y, n, m);
+            rc = fit_arima(mod, y, n, m, NULL);
         if (rc != FS_OK && rc != FS_ENOMEM) {
             mod->fallback = "ARIMA fit failed: ETS";
             rc = fit_ets(mod, FC_ETS, y, n, m, &o);
