@@ -41,6 +41,9 @@ static const struct setting SETTINGS[] = {
     {"learn-min-runs", K_NUM, 1, 1000},
     {"qps", K_NUM, 1, 100000},
     {"workers", K_NUM, 1, 64},
+    {"prometheus-url", K_STR, 0, 0},
+    {"prometheus-network-query", K_STR, 0, 0},
+    {"prometheus-timeout", K_DUR, 1, 60},
     {"log-json", K_BOOL, 0, 0},
     {"verbose", K_BOOL, 0, 0},
 };
@@ -61,6 +64,7 @@ void ctl_opts_init(struct ctl_opts *o)
     o->learn_min_runs = 3;
     o->workers = 4;
     o->qps = 50;
+    o->prom_timeout_s = 5;
 }
 
 void ctl_opts_release(struct ctl_opts *o)
@@ -70,7 +74,10 @@ void ctl_opts_release(struct ctl_opts *o)
     free(o->lease_ns);
     free(o->lease_name);
     free(o->scheduler_name);
+    free(o->prom_url);
+    free(o->prom_net_query);
     o->kubeconfig = o->context = o->lease_ns = o->lease_name = o->scheduler_name = NULL;
+    o->prom_url = o->prom_net_query = NULL;
 }
 
 static enum fs_err say(char *err, size_t errlen, enum fs_err rc, const char *fmt, const char *a, const char *b)
@@ -147,11 +154,16 @@ enum fs_err ctl_opts_set(struct ctl_opts *o, const char *name, const char *value
     case K_STR:
         if (!value[0])
             return say(err, errlen, FS_EINVAL, "%s: empty%s", name, "");
-        return set_str(strcmp(name, "kubeconfig") == 0        ? &o->kubeconfig
-                       : strcmp(name, "context") == 0         ? &o->context
-                       : strcmp(name, "lease-namespace") == 0 ? &o->lease_ns
-                       : strcmp(name, "scheduler-name") == 0  ? &o->scheduler_name
-                                                              : &o->lease_name,
+        if (strcmp(name, "prometheus-url") == 0 && strncmp(value, "http://", 7) != 0 &&
+            strncmp(value, "https://", 8) != 0)
+            return say(err, errlen, FS_EINVAL, "%s: %s is not an http:// or https:// URL", name, value);
+        return set_str(strcmp(name, "kubeconfig") == 0                 ? &o->kubeconfig
+                       : strcmp(name, "context") == 0                  ? &o->context
+                       : strcmp(name, "lease-namespace") == 0          ? &o->lease_ns
+                       : strcmp(name, "scheduler-name") == 0           ? &o->scheduler_name
+                       : strcmp(name, "prometheus-url") == 0           ? &o->prom_url
+                       : strcmp(name, "prometheus-network-query") == 0 ? &o->prom_net_query
+                                                                       : &o->lease_name,
                        value);
     case K_ADDR: {
         const char *colon = strrchr(value, ':');
@@ -179,6 +191,8 @@ enum fs_err ctl_opts_set(struct ctl_opts *o, const char *name, const char *value
             o->default_s = d;
         else if (strcmp(name, "sample-interval") == 0)
             o->sample_s = d;
+        else if (strcmp(name, "prometheus-timeout") == 0)
+            o->prom_timeout_s = d;
         else
             o->requeue_s = d;
         return FS_OK;

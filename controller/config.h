@@ -12,6 +12,12 @@
 
 #define CTL_CONFIG_MAX_BYTES (1u << 20) /* a config file larger than this is refused */
 
+/* Each pod's network rate in bytes/s, one series per pod labelled namespace and pod: what
+ * cadvisor's counters give (kubelet's /metrics/cadvisor scraped by Prometheus). */
+#define CTL_DEFAULT_NETWORK_QUERY                                                                                     \
+    "sum by (namespace, pod) (rate(container_network_receive_bytes_total[1m]) + "                                    \
+    "rate(container_network_transmit_bytes_total[1m]))"
+
 struct ctl_opts {
     char *kubeconfig, *context, *lease_ns, *lease_name;
     char *scheduler_name;     /* schedulerName of the pods created (NULL: foresight) */
@@ -28,6 +34,9 @@ struct ctl_opts {
     long learn_min_runs;      /* runs before the TaskProfile predicts */
     long workers;             /* namespaces reconciled at once */
     double qps;
+    char *prom_url;           /* Prometheus base URL for network usage (NULL: network is not sampled) */
+    char *prom_net_query;     /* PromQL giving bytes/s per pod (NULL: CTL_DEFAULT_NETWORK_QUERY) */
+    double prom_timeout_s;    /* bound of one Prometheus query */
     int log_json, verbose;
 };
 

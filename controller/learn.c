@@ -38,14 +38,17 @@ static void profile_opts_for(struct profile_opts *o, uint32_t step_s, uint32_t m
     o->keep_runs = LEARN_MAX_RUNS;
 }
 
-/* one element of profile.recent -> a profile run; t/value arrays are allocated into bufs */
+/* one element of profile.recent -> a profile run; t/value arrays are allocated into bufs.
+ * network is optional (runs observed without Prometheus have none) */
 static enum fs_err run_from_json(const json_t *j, double **t, double *v[PROFILE_NRES], struct profile_run *run)
 {
     const json_t *cpu = json_object_get(j, "cpu"), *mem = json_object_get(j, "memory");
+    const json_t *net = json_object_get(j, "network");
     double step = num(j, "stepSeconds", 0), dur = num(j, "durationSeconds", 0), size = num(j, "size", 1);
     size_t n = json_array_size(cpu);
     if (!json_is_array(cpu) || !json_is_array(mem) || json_array_size(mem) != n || n == 0 || n > CURVE_MAX_STEPS ||
-        !(step > 0) || !(dur > 0) || !isfinite(size) || !isfinite(dur))
+        !(step > 0) || !(dur > 0) || !isfinite(size) || !isfinite(dur) ||
+        (net && (!json_is_array(net) || json_array_size(net) != n)))
         return FS_EPARSE;
     *t = malloc(n * sizeof(double));
     for (int r = 0; r < PROFILE_NRES; r++)
@@ -57,13 +60,14 @@ static enum fs_err run_from_json(const json_t *j, double **t, double *v[PROFILE_
         (*t)[i] = ((double)i + 0.5) * step;
         v[PROFILE_CPU][i] = json_is_number(a) ? json_number_value(a) : NAN;
         v[PROFILE_MEM][i] = json_is_number(b) ? json_number_value(b) : NAN;
-        v[PROFILE_NET][i] = NAN;
+        const json_t *c = json_array_get(net, i);
+        v[PROFILE_NET][i] = json_is_number(c) ? json_number_value(c) : NAN;
     }
     memset(run, 0, sizeof(*run));
     run->t_s = *t;
     run->value[PROFILE_CPU] = v[PROFILE_CPU];
     run->value[PROFILE_MEM] = v[PROFILE_MEM];
-    run->value[PROFILE_NET] = NULL;
+    run->value[PROFILE_NET] = net ? v[PROFILE_NET] : NULL;
     run->n = n;
     run->duration_s = dur;
     run->size = size;
@@ -148,7 +152,8 @@ enum fs_err learn_fold(const json_t *old_status, const struct learn_run *run, in
     rec = json_pack("{s:s, s:f, s:f, s:I}", "uid", run->uid, "size", run->size, "durationSeconds", run->duration_s,
                     "stepSeconds", (json_int_t)run->step_s);
     if (!rec || json_object_set_new(rec, "cpu", int_array(run->v[CURVE_CPU], run->n)) ||
-        json_object_set_new(rec, "memory", int_array(run->v[CURVE_MEM], run->n)))
+        json_object_set_new(rec, "memory", int_array(run->v[CURVE_MEM], run->n)) ||
+        (run->v[CURVE_NET] && json_object_set_new(rec, "network", int_array(run->v[CURVE_NET], run->n))))
         goto out; /* set_new steals (and frees) its value even when it fails */
     if (json_array_append_new(recent, rec)) {
         rec = NULL;
@@ -198,6 +203,9 @@ enum fs_err learn_fold(const json_t *old_status, const struct learn_run *run, in
                             regression_json(&p.peak[PROFILE_CPU]), "memoryPeak", regression_json(&p.peak[PROFILE_MEM]));
     if (!reg || json_object_set_new(st, "regression", reg))
         goto out;
+    if (p.peak[PROFILE_NET].n > 0 &&
+        json_object_set_new(reg, "networkPeak", regression_json(&p.peak[PROFILE_NET])))
+        goto out;
     *out = st;
     st = NULL;
     rc = FS_OK;
@@ -240,7 +248,7 @@ enum fs_err learn_predict(const struct profile *p, double size, int64_t start_s,
         for (int r = 0; r < CURVE_NRES; r++)
             if (!(c->v[b][r] = calloc(n, sizeof(int64_t))))
                 goto out;
-    for (int r = 0; r < CURVE_NET; r++) {
+    for (int r = 0; r < CURVE_NRES; r++) { /* network stays 0 when no run observed it */
         double d2;
         if (profile_predict(p, r, size, 0.1, 0.9, (int)n, t, mean, NULL, hi, &d2) != FS_OK)
             continue;

@@ -51,9 +51,11 @@ enum fs_err usage_obs_load(struct usage_obs *o, const struct curve *c, uint32_t 
     enum fs_err rc = grow(o, n_obs);
     if (rc != FS_OK)
         return rc;
-    for (int r = 0; r < CURVE_NRES; r++)
+    for (int r = 0; r < CURVE_NRES; r++) {
         for (uint32_t i = 0; i < n_obs; i++)
             o->v[r][i] = c->v[CURVE_P50][r][i];
+        o->seen[r] = n_obs;
+    }
     o->n = n_obs;
     return FS_OK;
 }
@@ -88,25 +90,35 @@ int usage_obs_add(struct usage_obs *o, int64_t t, const int64_t v[CURVE_NRES])
         return -(int)rc;
     if (k != o->acc_step) {
         memset(o->acc, 0, sizeof(o->acc));
-        o->acc_n = 0;
+        memset(o->acc_n, 0, sizeof(o->acc_n));
         o->acc_step = k;
     }
-    o->acc_n++;
     for (int r = 0; r < CURVE_NRES; r++) {
+        uint32_t seen = o->seen[r];
+        if (v[r] == USAGE_UNKNOWN) {
+            /* new steps hold the last known value until a sample of this resource comes */
+            int64_t last = seen ? o->v[r][seen - 1] : 0;
+            for (uint32_t i = o->n; i <= (uint32_t)k; i++)
+                o->v[r][i] = last;
+            continue;
+        }
         int64_t x = v[r] > 0 ? v[r] : 0;
         o->acc[r] += (double)x;
+        o->acc_n[r]++;
         /* the steps between the last observed one and this one are interpolated linearly
          * (carrying the last value would delay every change by a sampling period); with no
          * observation yet, they take this first one */
-        for (uint32_t i = o->n; i < (uint32_t)k; i++) {
-            if (!o->n) {
+        for (uint32_t i = seen; i < (uint32_t)k; i++) {
+            if (!seen) {
                 o->v[r][i] = x;
                 continue;
             }
-            double a = (double)o->v[r][o->n - 1], f = (double)(i - (o->n - 1)) / (double)(k - (o->n - 1));
+            double a = (double)o->v[r][seen - 1], f = (double)(i - (seen - 1)) / (double)(k - (seen - 1));
             o->v[r][i] = (int64_t)llround(a + (x - a) * f);
         }
-        o->v[r][k] = (int64_t)llround(o->acc[r] / o->acc_n);
+        o->v[r][k] = (int64_t)llround(o->acc[r] / o->acc_n[r]);
+        if ((uint32_t)k + 1 > o->seen[r])
+            o->seen[r] = (uint32_t)k + 1;
     }
     if ((uint32_t)k + 1 > o->n)
         o->n = (uint32_t)k + 1;
@@ -124,6 +136,17 @@ int64_t usage_band_at(const struct curve *c, enum curve_band b, enum curve_res r
     if (k >= (int64_t)c->n_steps)
         k = c->n_steps - 1;
     return c->v[b][r][k];
+}
+
+/* whether the curve holds any amount of resource r */
+static int predicts(const struct curve *c, enum curve_res r)
+{
+    if (c->flat)
+        return c->flat_value[r] > 0;
+    for (uint32_t i = 0; c->v[CURVE_P50][r] && i < c->n_steps; i++)
+        if (c->v[CURVE_P50][r][i] > 0)
+            return 1;
+    return 0;
 }
 
 void usage_error(const struct usage_obs *o, const struct curve *baseline, struct usage_error *e)
@@ -154,8 +177,8 @@ void usage_error(const struct usage_obs *o, const struct curve *baseline, struct
             e->has_mase[r] = 1;
             e->mase[r] = (ae / o->n) / (naive / (o->n - 1));
         }
-        if (r == CURVE_NET)
-            continue; /* network is not sampled from metrics.k8s.io */
+        if (r == CURVE_NET && !predicts(baseline, CURVE_NET))
+            continue;
         if (e->has_mape[r]) {
             sum_mape += e->mape[r];
             n_mape++;

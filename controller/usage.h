@@ -1,5 +1,5 @@
 /* Observed usage of a running leaf micro-task, folded per prediction step: the samples from
- * metrics.k8s.io become per-step means (the part of status.prediction that replaces the
+ * metrics.k8s.io (cpu, memory) and Prometheus (network, when configured) become per-step means (the part of status.prediction that replaces the
  * predicted one), the error of the baseline prediction (MAPE, MASE) and the anomaly verdict
  * (usage above the baseline's p90 band for long enough). Pure: no I/O, no clock. */
 #ifndef FS_CONTROLLER_USAGE_H
@@ -11,17 +11,22 @@
 #include "common/fs_err.h"
 #include "ledger/curve.h"
 
+/* A sample's value for a resource that was not read this time (Prometheus unreachable, the
+ * pod not in its answer yet, or no Prometheus configured). */
+#define USAGE_UNKNOWN (-1)
+
 /* Per-step observed values from a curve's start, in curve units (milli-cores, bytes, bytes/s). */
 struct usage_obs {
     int64_t start_s;
     uint32_t step_s;
     uint32_t n;                 /* steps observed; the last one may still be filling */
     uint32_t cap;
-    int64_t *v[CURVE_NRES];     /* n values each; network is 0 unless sampled */
+    int64_t *v[CURVE_NRES];     /* n values each; network is 0 until sampled */
+    uint32_t seen[CURVE_NRES];  /* steps up to the last one with a sample of the resource, 0 none */
     int64_t last_t;             /* timestamp of the newest sample folded in, 0 none */
-    int64_t acc_step;           /* step whose mean acc/acc_n is being built, -1 none */
+    int64_t acc_step;           /* step whose means acc/acc_n are being built, -1 none */
     double acc[CURVE_NRES];
-    uint32_t acc_n;
+    uint32_t acc_n[CURVE_NRES];
 };
 
 void usage_obs_init(struct usage_obs *o, int64_t start_s, uint32_t step_s);
@@ -35,15 +40,19 @@ enum fs_err usage_obs_copy(struct usage_obs *dst, const struct usage_obs *src);
 
 /* Folds one sample at unix time t. A sample not newer than the last one is ignored
  * (metrics-server repeats its value until the next scrape): returns 0 then, 1 when used.
- * Steps skipped since the last sample are interpolated linearly between the two (the first
- * sample fills the steps before it). Samples before start_s count in step 0. Negative on error (FS_ERANGE past
- * CURVE_MAX_STEPS steps, FS_ENOMEM). */
+ * Per resource, steps skipped since its last sample are interpolated linearly between the two
+ * (its first sample fills the steps before it). A value USAGE_UNKNOWN leaves the resource out
+ * of this sample: a new step holds its last known value (0 before any) until a sample of it
+ * comes, which then interpolates over the steps it missed. Samples before start_s count in
+ * step 0. Negative on error (FS_ERANGE past CURVE_MAX_STEPS steps, FS_ENOMEM). */
 int usage_obs_add(struct usage_obs *o, int64_t t, const int64_t v[CURVE_NRES]);
 
 /* Errors of the baseline's p50 against the observed steps, in percent. MAPE per resource
  * over steps whose observed value is > 0; MASE per resource: mean absolute error over the
  * mean absolute step-to-step change of the observations (undefined when that is 0 or with
- * fewer than two steps). The overall figures average the defined cpu and memory ones. */
+ * fewer than two steps). The overall figures average the defined cpu and memory ones, and
+ * network's where it was both observed and predicted (a baseline with no network at all
+ * made no network prediction to be wrong about). */
 struct usage_error {
     int has_mape[CURVE_NRES], has_mase[CURVE_NRES];
     double mape[CURVE_NRES], mase[CURVE_NRES];
