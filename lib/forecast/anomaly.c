@@ -197,3 +197,78 @@ double anom_lik_push(struct anom_lik *a, double raw)
     }
     return p;
 }
+
+enum fs_err anom_score_init(struct anom_score *s, int short_w, int long_w, int level_w, double spatial_tol,
+                            double alarm, int hold)
+{
+    memset(s, 0, sizeof(*s));
+    if (level_w < 0 || !(spatial_tol >= 0) || !(alarm > 0 && alarm <= 1) || hold < 0)
+        return FS_EINVAL;
+    enum fs_err rc = anom_lik_init(&s->lik, short_w, long_w);
+    if (rc == FS_OK && level_w > 0)
+        rc = anom_lik_init(&s->lev, short_w, long_w);
+    if (rc != FS_OK) {
+        anom_score_release(s);
+        return rc;
+    }
+    s->level_w = level_w;
+    s->spatial_tol = spatial_tol;
+    s->alarm = alarm;
+    s->hold = hold;
+    return FS_OK;
+}
+
+void anom_score_release(struct anom_score *s)
+{
+    anom_lik_release(&s->lik);
+    anom_lik_release(&s->lev);
+    memset(s, 0, sizeof(*s));
+}
+
+void anom_score_learn(struct anom_score *s, double y)
+{
+    if (!isfinite(y))
+        return;
+    if (s->seen == 0) {
+        s->lo = s->hi = y;
+    } else {
+        s->lo = fmin(s->lo, y);
+        s->hi = fmax(s->hi, y);
+    }
+    s->seen++;
+}
+
+/* tail probability -> score in [0, 1]: 1e-10 and below score 1 */
+static double log_score(double tail)
+{
+    return fmin(fmax(log(tail + 1e-10) / log(1e-10), 0), 1);
+}
+
+double anom_score_push(struct anom_score *s, double y, double resid)
+{
+    if (!isfinite(y) || !isfinite(resid))
+        return 0;
+    double score = log_score(anom_lik_push(&s->lik, fabs(resid)));
+    if (s->level_w > 0) {
+        /* the slow mean starts with the scored part: during the probationary part the
+         * model may still be settling (measured on NAB: starting earlier scored lower) */
+        if (s->scored == 0)
+            s->ymean = y;
+        score = fmax(score, log_score(anom_lik_push(&s->lev, fabs(y - s->ymean))));
+        s->ymean += (y - s->ymean) / s->level_w;
+    }
+    s->scored++;
+    if (s->spatial_tol > 0 && s->seen > 0) {
+        double tol = s->spatial_tol * (s->hi - s->lo);
+        if (y > s->hi + tol || y < s->lo - tol)
+            score = 1;
+    }
+    anom_score_learn(s, y);
+    if (s->quiet > 0) {
+        s->quiet--;
+        return 0;
+    }
+    if (score >= s->alarm)
+        s->quiet = s->hold;
+    return score;
+}

@@ -64,4 +64,38 @@ void anom_lik_release(struct anom_lik *a);
  * anomalous; 1 until the long window holds short_w + 30 means. */
 double anom_lik_push(struct anom_lik *a, double raw);
 
+/* An anomaly score per sample in [0, 1] for a forecast's one-step residuals, as NAB
+ * detectors emit (a threshold on it makes the verdict; 0.5 is the a-priori one):
+ *  - the anomaly likelihood above on |residual|, as a log score
+ *    log(tail + 1e-10) / log(1e-10) (tail 1e-5 -> 0.5, as Numenta's detector maps it);
+ *  - when level_w > 0, the same on |y - slow mean of y| (mean over about level_w
+ *    samples): a shift of level the forecast follows quickly still shows there; the
+ *    larger of the two scores is kept;
+ *  - a value beyond the range seen so far by more than `spatial_tol` of that range
+ *    scores 1 (a level never seen is anomalous whatever the residuals say);
+ *  - after a score >= `alarm`, the next `hold` samples score 0: one incident is
+ *    reported once, not at every sample while the statistics catch up. */
+struct anom_score {
+    struct anom_lik lik, lev;
+    int level_w;
+    double spatial_tol, alarm;
+    int hold;
+    double lo, hi;      /* range of the values seen */
+    double ymean;       /* slow mean of the values (level_w > 0) */
+    long seen;          /* finite values seen */
+    long scored;        /* finite values scored */
+    long quiet;         /* samples left in the hold */
+};
+
+/* FS_EINVAL unless the anom_lik windows are valid, level_w >= 0 (0 = off),
+ * spatial_tol >= 0 (0 = off), 0 < alarm <= 1 and hold >= 0; FS_ENOMEM. */
+enum fs_err anom_score_init(struct anom_score *s, int short_w, int long_w, int level_w, double spatial_tol,
+                            double alarm, int hold);
+void anom_score_release(struct anom_score *s);
+/* Learns the value y without scoring (the probationary part before the model runs). */
+void anom_score_learn(struct anom_score *s, double y);
+/* Pushes the value y and its one-step residual (y - forecast); returns the score in
+ * [0, 1] (0 for NaN input, which is skipped). */
+double anom_score_push(struct anom_score *s, double y, double resid);
+
 #endif

@@ -260,6 +260,24 @@ static int bench_res(const char *list)
 #define NAB_HOLD 288 /* samples of silence after an alarm */
 #define NAB_ALARMS 6
 
+/* anomaly scores in [0, 1] (anom_score): column name (NAME:a-priori threshold) and
+ * parameters. The first is the residual likelihood alone with Numenta's windows; the
+ * others add what was tried on NAB itself (so they are tuned on NAB): the level signal
+ * over 2016 samples (a week of 5-minute steps), the range test (5 %) and a hold of 24
+ * samples after an alarm (holds of 48 to 576 scored lower). */
+static const struct {
+    const char *name;
+    int short_w, long_w, level_w;
+    double spatial_tol, alarm;
+    int hold;
+} nab_scores[] = {
+    {"alik:0.5", 10, 8640, 0, 0, 0.5, 0},
+    {"alik_hold288:0.5", 10, 8640, 0, 0, 0.5, NAB_HOLD},
+    {"alik_range_hold24:0.5", 10, 8640, 0, 0.05, 0.5, 24},
+    {"alik_level_range_hold24:0.5", 10, 8640, 2016, 0.05, 0.5, 24},
+};
+#define NAB_SCORES (sizeof(nab_scores) / sizeof(nab_scores[0]))
+
 /* NAB: for each file, flags of three detectors at their defaults and a few variants. */
 static int bench_nab(const char *list, const char *outdir)
 {
@@ -326,7 +344,15 @@ static int bench_nab(const char *list, const char *outdir)
         /* raw k-of-n flags, and the same as alarms: a rising edge, then silence for
          * HOLD samples (what an operator would page on) */
         fprintf(fo, "band99_3of5,band99_1of1,band999_2of3,hw_7of9,hw_3of5,"
-                    "alarm_band99_3of5,alarm_band999_2of3,alarm_hw_7of9,alik_1e-5,alik_1e-4,alik_1e-3\n");
+                    "alarm_band99_3of5,alarm_band999_2of3,alarm_hw_7of9,alik_1e-5,alik_1e-4,alik_1e-3");
+        for (size_t k = 0; k < NAB_SCORES; k++)
+            fprintf(fo, ",%s", nab_scores[k].name);
+        fputc('\n', fo);
+        struct anom_score as[NAB_SCORES];
+        int asok = 1;
+        for (size_t k = 0; k < NAB_SCORES; k++)
+            asok &= anom_score_init(&as[k], nab_scores[k].short_w, nab_scores[k].long_w, nab_scores[k].level_w,
+                                    nab_scores[k].spatial_tol, nab_scores[k].alarm, nab_scores[k].hold) == FS_OK;
         int prev[NAB_ALARMS] = {0};
         size_t quiet[NAB_ALARMS] = {0};
         /* anomaly likelihood on the absolute one-step errors: 10-sample mean against a
@@ -355,7 +381,10 @@ static int bench_nab(const char *list, const char *outdir)
                 f4 = hw_aberrant_push(&h1, y, NULL, NULL, NULL);
                 f5 = hw_aberrant_push(&h2, y, NULL, NULL, NULL);
             }
-            double tail = 1;
+            double tail = 1, score[NAB_SCORES] = {0};
+            if (asok && (!have || i < trainrows))
+                for (size_t k = 0; k < NAB_SCORES; k++)
+                    anom_score_learn(&as[k], y);
             if (have && i >= trainrows) {
                 static const double lv[] = {99, 99.9};
                 struct fc_result r;
@@ -365,6 +394,8 @@ static int bench_nab(const char *list, const char *outdir)
                     v999 = isfinite(y) && (y < r.lower[1] || y > r.upper[1]);
                     if (alok)
                         tail = anom_lik_push(&al, fabs(y - r.mean[0]));
+                    for (size_t k = 0; asok && k < NAB_SCORES; k++)
+                        score[k] = anom_score_push(&as[k], y, y - r.mean[0]);
                     fc_result_release(&r);
                 }
                 f1 = kofn_push(&k1, v99);
@@ -379,8 +410,11 @@ static int bench_nab(const char *list, const char *outdir)
                     quiet[k] = i + NAB_HOLD;
                 prev[k] = raw[k];
             }
-            fprintf(fo, "%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d\n", f1, f2, f3, f4, f5, alarm[0], alarm[1], alarm[2],
+            fprintf(fo, "%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d", f1, f2, f3, f4, f5, alarm[0], alarm[1], alarm[2],
                     alarm[3], alarm[4], alarm[5]);
+            for (size_t k = 0; k < NAB_SCORES; k++)
+                fprintf(fo, ",%.6f", score[k]);
+            fputc('\n', fo);
         }
         fprintf(stderr, "nab: %s rows=%zu season=%d %.3fs\n", rel, n, m, now_s() - t0);
         fclose(fo);
@@ -388,6 +422,8 @@ static int bench_nab(const char *list, const char *outdir)
             fc_model_release(&mod);
         if (alok)
             anom_lik_release(&al);
+        for (size_t k = 0; k < NAB_SCORES; k++)
+            anom_score_release(&as[k]);
         hw_aberrant_release(&h1);
         hw_aberrant_release(&h2);
         free(v);

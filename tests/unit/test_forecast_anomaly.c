@@ -108,12 +108,68 @@ static void test_anomaly_likelihood_flags_a_burst_not_noise(void **state)
     }
 }
 
+/* anom_score on residuals of a known mean: quiet noise scores low, a level shift the
+ * residuals show scores >= 0.5 soon, the hold silences the samples after an alarm, a
+ * value far beyond the range seen scores 1, NaN scores 0. */
+static void test_anomaly_score_shift_hold_range(void **state)
+{
+    (void)state;
+    struct anom_score s;
+    assert_int_equal(anom_score_init(&s, 10, 2000, -1, 0.05, 0.5, 24), FS_EINVAL);
+    assert_int_equal(anom_score_init(&s, 10, 2000, 0, -0.1, 0.5, 24), FS_EINVAL);
+    assert_int_equal(anom_score_init(&s, 10, 2000, 0, 0.05, 0, 24), FS_EINVAL);
+    assert_int_equal(anom_score_init(&s, 10, 2000, 0, 0.05, 0.5, -1), FS_EINVAL);
+    assert_int_equal(anom_score_init(&s, 0, 2000, 0, 0.05, 0.5, 24), FS_EINVAL);
+    for (int level = 0; level <= 1; level++) {
+        assert_int_equal(anom_score_init(&s, 10, 2000, level ? 500 : 0, 0.05, 0.5, 24), FS_OK);
+        struct fc_rng r;
+        fc_rng_init(&r, 21);
+        for (int t = 0; t < 300; t++) /* a probationary part: range only */
+            anom_score_learn(&s, 50 + 10 * fc_rng_normal(&r));
+        int high = 0;
+        double top = 0;
+        for (int t = 0; t < 2500; t++) {
+            double e = fc_rng_normal(&r);
+            double v = anom_score_push(&s, 50 + e, e);
+            assert_true(v >= 0 && v <= 1);
+            top = fmax(top, v);
+            high += v >= 0.5;
+        }
+        assert_true(high <= 2);
+        assert_true(top > 0); /* the score does move with the noise */
+        /* errors of 6 sigma within the old range: an alarm within the short window,
+         * then exactly `hold` zeros */
+        int at = -1;
+        for (int t = 0; t < 10 && at < 0; t++) {
+            double e = 6 + fc_rng_normal(&r);
+            if (anom_score_push(&s, 50 + e, e) >= 0.5)
+                at = t;
+        }
+        assert_true(at >= 0);
+        for (int t = 0; t < 24; t++)
+            assert_true(anom_score_push(&s, 50 + 6, 6) == 0);
+        /* NaN is skipped */
+        assert_true(anom_score_push(&s, NAN, 0) == 0);
+        assert_true(anom_score_push(&s, 50, NAN) == 0);
+        /* far beyond the range seen (about 10..90): 1 whatever the residual */
+        assert_true(anom_score_push(&s, 500, 0) == 1);
+        anom_score_release(&s);
+    }
+    /* without a range test the same jump with a zero residual is not an alarm */
+    assert_int_equal(anom_score_init(&s, 10, 2000, 0, 0, 0.5, 24), FS_OK);
+    for (int t = 0; t < 300; t++)
+        anom_score_learn(&s, 50);
+    assert_true(anom_score_push(&s, 500, 0) < 0.5);
+    anom_score_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kofn_counts_the_window),
         cmocka_unit_test(test_hw_aberrant_flags_a_fault_and_not_noise),
         cmocka_unit_test(test_anomaly_likelihood_flags_a_burst_not_noise),
+        cmocka_unit_test(test_anomaly_score_shift_hold_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,11 +1,20 @@
-# NAB scoring re-implemented (rules of numenta/NAB sweeper.py as described in NAB's
-# README and paper): anomaly windows from labels/combined_windows.json, the first
-# min(15 %, 750) rows of each file probationary (ignored), in a window only the first
-# detection counts with A_TP * sigma(position), position -1 at the window's left edge,
-# sigma(x) = 2 / (1 + exp(5x)) - 1; a detection outside windows costs A_FP * sigma of its
-# distance past the previous window (-1 when none precedes); each missed window costs
-# A_FN. Scores summed over the corpus and normalised: null detector 0, perfect 100.
-# Usage: python3 nab_score.py NAB_DIR FLAGS_DIR
+# NAB scoring re-implemented from the rules of numenta/NAB (nab/sweeper.py and
+# nab/optimizer.py, read for behaviour): anomaly windows from labels/combined_windows.json;
+# the first min(floor(15 % of rows), 750) rows of each file are probationary (ignored);
+# a row is a detection when its score >= the threshold; in a window only the best
+# (earliest) detection counts, A_TP * sigma(position) / sigma(-1), position
+# -(right - i + 1) / width, sigma(x) = 2 / (1 + exp(5x)) - 1; a detection outside
+# windows costs A_FP * sigma(distance past the previous window / (its width - 1)), or
+# -A_FP when no window precedes; each missed window costs A_FN. Scores are summed over
+# the corpus and normalised per profile: null detector 0, perfect 100.
+#
+# Two thresholds per detector:
+#  - fixed: chosen a priori, written in the detector's column name as NAME:THRESHOLD
+#    (plain 0/1 flag columns use 0.5);
+#  - nab-opt: NAB's optimiser, i.e. the threshold maximising the corpus score, chosen
+#    separately for each profile (NAB sweeps every distinct score of the corpus from the
+#    highest down, which is what this does; NAB's published scoreboard uses it).
+# Usage: python3 nab_score.py NAB_DIR SCORES_DIR
 import csv
 import json
 import math
@@ -21,9 +30,12 @@ PROFILES = {
 
 
 def sigmoid(x):
-    if x > 3.0:
+    if x >= 3.0:
         return -1.0
     return 2.0 / (1.0 + math.exp(5.0 * x)) - 1.0
+
+
+MAX_TP = sigmoid(-1.0)
 
 
 def parse_ts(s):
@@ -31,103 +43,139 @@ def parse_ts(s):
     return datetime.strptime(s, "%Y-%m-%d %H:%M:%S")
 
 
-def score_file(flags, windows, n, tp_w, fp_w, fn_w):
+def row_parts(windows, n, tp_w, fp_w, key):
+    """For each scorable row: (window id or None, its weighted score if detected)."""
     prob = min(int(math.floor(0.15 * n)), 750)
-    score = 0.0
-    detected = [False] * len(windows)
-    prev_right = None
-    prev_width = None
+    parts = [None] * n
     wi = 0
-    tp = fp = 0
+    prev_right = prev_width = None
     for i in range(n):
         while wi < len(windows) and windows[wi][1] < i:
             prev_right, prev_width = windows[wi][1], windows[wi][1] - windows[wi][0] + 1
             wi += 1
-        inwin = wi < len(windows) and windows[wi][0] <= i <= windows[wi][1]
-        if i < prob or not flags[i]:
+        if i < prob:
             continue
-        if inwin:
-            if not detected[wi]:
-                left, right = windows[wi]
-                width = right - left + 1
-                pos = -(right - i + 1) / float(width)
-                score += tp_w * sigmoid(pos)
-                detected[wi] = True
-                tp += 1
+        if wi < len(windows) and windows[wi][0] <= i <= windows[wi][1]:
+            left, right = windows[wi]
+            pos = -(right - i + 1) / float(right - left + 1)
+            parts[i] = ((key, wi), tp_w * sigmoid(pos) / MAX_TP)
         else:
-            if prev_right is None:
-                s = -1.0
-            else:
-                s = sigmoid(abs(prev_right - i) / float(max(prev_width - 1, 1)))
-            score += fp_w * s
+            s = -1.0 if prev_right is None else sigmoid(abs(prev_right - i) / float(max(prev_width - 1, 1)))
+            parts[i] = (None, fp_w * s)
+    return parts
+
+
+def score_at(rows, nwin, fn_w, thr):
+    """Corpus score, true positives and false positives with detections at score >= thr."""
+    best = {}
+    fp_sum = 0.0
+    fp = 0
+    for sc, win, w in rows:
+        if sc < thr:
+            continue
+        if win is None:
+            fp_sum += w
             fp += 1
-    missed = sum(1 for d in detected if not d)
-    score -= fn_w * missed
-    return score, tp, fp, missed
+        elif win not in best or w > best[win]:
+            best[win] = w
+    return fp_sum + sum(best.values()) - fn_w * (nwin - len(best)), len(best), fp
+
+
+def optimise(rows, nwin, fn_w):
+    """NAB's optimiser: every distinct score as a threshold, from the highest down."""
+    rows = sorted(rows, key=lambda r: r[0], reverse=True)
+    best = {}
+    total = -fn_w * nwin  # running corpus score: no detection yet
+    top = (total, 1.1)
+    i = 0
+    while i < len(rows):
+        thr = rows[i][0]
+        while i < len(rows) and rows[i][0] == thr:
+            _, win, w = rows[i]
+            if win is None:
+                total += w
+            elif win not in best:
+                best[win] = w
+                total += w + fn_w
+            elif w > best[win]:
+                total += w - best[win]
+                best[win] = w
+            i += 1
+        if total > top[0]:
+            top = (total, thr)
+    return top[1]
 
 
 def main():
-    nab, flagdir = sys.argv[1], sys.argv[2]
+    nab, scoredir = sys.argv[1], sys.argv[2]
     windows = json.load(open(os.path.join(nab, "labels", "combined_windows.json")))
     files = sorted(windows)
-    detectors = None
-    per = {}
+    columns = None
+    rows = {}  # (column, profile) -> [(score, window or None, weighted score)]
     days = 0.0
     nwin = 0
+    scored = 0
     for rel in files:
         path = os.path.join(nab, "data", rel)
-        fpath = os.path.join(flagdir, rel.replace("/", "_"))
-        if not os.path.exists(path) or not os.path.exists(fpath):
+        spath = os.path.join(scoredir, rel.replace("/", "_"))
+        if not os.path.exists(path) or not os.path.exists(spath):
             continue
-        rows = list(csv.DictReader(open(path)))
-        ts = [parse_ts(r["timestamp"]) for r in rows]
+        data = list(csv.DictReader(open(path)))
+        ts = [parse_ts(r["timestamp"]) for r in data]
         n = len(ts)
-        days += (ts[-1] - ts[0]).total_seconds() / 86400
         win = []
         for a, b in windows[rel]:
             ta, tb = parse_ts(a), parse_ts(b)
             idx = [i for i, t in enumerate(ts) if ta <= t <= tb]
             if idx:
                 win.append((idx[0], idx[-1]))
-        nwin += len(win)
-        fr = list(csv.reader(open(fpath)))
-        head, body = fr[0], fr[1:]
+        sr = list(csv.reader(open(spath)))
+        head, body = sr[0], sr[1:]
         if len(body) != n:
-            print(f"nab_score: {rel}: {len(body)} flag rows for {n} data rows", file=sys.stderr)
+            print(f"nab_score: {rel}: {len(body)} score rows for {n} data rows", file=sys.stderr)
             continue
-        if detectors is None:
-            detectors = head + ["null", "perfect"]
-        for j, d in enumerate(detectors):
-            if d == "null":
-                flags = [0] * n
-            elif d == "perfect":
-                flags = [0] * n
-                for a, b in win:
-                    flags[a] = 1
-            else:
-                flags = [int(r[j]) for r in body]
+        if columns is None:
+            columns = head
+        elif head != columns:
+            print(f"nab_score: {rel}: other columns", file=sys.stderr)
+            continue
+        days += (ts[-1] - ts[0]).total_seconds() / 86400
+        nwin += len(win)
+        scored += 1
+        for prof, (tw, fw, nw) in PROFILES.items():
+            parts = row_parts(win, n, tw, fw, rel)
+            for j, col in enumerate(columns):
+                acc = rows.setdefault((col, prof), [])
+                for i in range(n):
+                    if parts[i] is not None:
+                        acc.append((float(body[i][j]), parts[i][0], parts[i][1]))
+    if columns is None:
+        print("nab_score: no score files", file=sys.stderr)
+        sys.exit(1)
+    print(f"NAB corpus: {scored} of the {len(files)} labelled files present, {nwin} windows, {days:.0f} days; "
+          "fixed = threshold chosen a priori, nab-opt = NAB's optimiser (best corpus score per profile)")
+    print(f"{'detector':<22} {'threshold':<9} {'standard':>9} {'low_FP':>9} {'low_FN':>9} "
+          f"{'recall':>7} {'FP/day':>7}  thresholds (std/lowFP/lowFN)")
+    for col in columns:
+        name, _, fixed = col.partition(":")
+        kinds = [("fixed", None)]
+        if fixed:
+            kinds.append(("nab-opt", "opt"))
+        for kind, how in kinds:
+            vals, thrs = [], []
             for prof, (tw, fw, nw) in PROFILES.items():
-                s, tp, fp, missed = score_file(flags, win, n, tw, fw, nw)
-                acc = per.setdefault((d, prof), [0.0, 0, 0, 0])
-                acc[0] += s
-                acc[1] += tp
-                acc[2] += fp
-                acc[3] += missed
-    print(f"NAB corpus: {len(files)} files, {nwin} windows, {days:.0f} days")
-    print(f"{'detector':<20} {'standard':>9} {'low_FP':>9} {'low_FN':>9} {'recall':>7} {'FP/day':>7}")
-    for d in detectors:
-        if d in ("null", "perfect"):
-            continue
-        vals = []
-        for prof in PROFILES:
-            raw = per[(d, prof)][0]
-            null = per[("null", prof)][0]
-            perfect = per[("perfect", prof)][0]
-            vals.append(100 * (raw - null) / (perfect - null))
-        tp, fp = per[(d, "standard")][1], per[(d, "standard")][2]
-        print(f"{d:<20} {vals[0]:9.1f} {vals[1]:9.1f} {vals[2]:9.1f} {tp / max(nwin, 1):7.3f} {fp / days:7.2f}")
-    print("published standard scores: Numenta HTM 70.5, Random Cut Forest 51.7, Twitter ADVec 47.1, "
-          "Windowed Gaussian 39.6, Etsy Skyline 35.7")
+                r = rows[(col, prof)]
+                thr = float(fixed) if (how is None and fixed) else 0.5 if how is None else optimise(r, nwin, nw)
+                s, tp, fp = score_at(r, nwin, nw, thr)
+                null, perfect = -nw * nwin, tw * nwin
+                vals.append(100 * (s - null) / (perfect - null))
+                thrs.append(thr)
+                if prof == "standard":
+                    recall, fpd = tp / max(nwin, 1), fp / days
+            t = "/".join(f"{x:.4g}" for x in thrs) if how else f"{thrs[0]:.4g}"
+            print(f"{name:<22} {kind:<9} {vals[0]:9.1f} {vals[1]:9.1f} {vals[2]:9.1f} {recall:7.3f} {fpd:7.2f}  {t}")
+    print("published standard scores (NAB's optimiser, all 58 files): Numenta HTM 70.5, Random Cut Forest 51.7, "
+          "Twitter ADVec 47.1, Windowed Gaussian 39.6, Etsy Skyline 35.7")
 
 
 main()
