@@ -120,13 +120,11 @@ static inline double ets_step(struct ets_model *mod, double y, double *e, int *b
         p = y - sf;
     else
         p = fabs(sf) < TOL ? HUGEN : y / sf;
-    double alpha = mod->par.alpha;
-    double nl = q + alpha * (p - q);
-    if (sp->trend != ETS_TREND_NONE) {
-        double phib = phi * b;
-        mod->slope = phib + (mod->par.beta / alpha) * (nl - l - phib);
-    }
-    mod->level = nl;
+    /* the slope update as in run_class: (beta / alpha) * (l' - l - phi b) = beta * d */
+    double d = p - q;
+    if (sp->trend != ETS_TREND_NONE)
+        mod->slope = phi * b + mod->par.beta * d;
+    mod->level = q + mod->par.alpha * d;
     if (sp->season != ETS_SEASON_NONE) {
         double t;
         if (sp->season == ETS_SEASON_ADD)
@@ -150,7 +148,7 @@ static inline __attribute__((always_inline)) int run_class(struct ets_model *mod
 {
     double l = mod->level, b = mod->slope;
     const double alpha = mod->par.alpha, gamma = mod->par.gamma, phi = mod->par.phi;
-    const double bova = T ? mod->par.beta / alpha : 0.0;
+    const double beta = T ? mod->par.beta : 0.0;
     double *s = mod->season;
     int pos = mod->pos;
     const int m = mod->m;
@@ -186,10 +184,13 @@ static inline __attribute__((always_inline)) int run_class(struct ets_model *mod
             k++;
         }
         double p = S == ETS_SEASON_NONE ? yi : S == ETS_SEASON_ADD ? yi - sf : (fabs(sf) < TOL ? HUGEN : yi / sf);
-        double nl = q + alpha * (p - q);
+        /* R's slope update phib + (beta / alpha) * (l' - l - phib) is phib + beta * d,
+         * since l' - l - phib = l' - q = alpha * d: both new states then hang off d
+         * (two dependent operations per step instead of four on the loop's critical path) */
+        double d = p - q;
+        l = q + alpha * d;
         if (T)
-            b = phib + bova * (nl - l - phib);
-        l = nl;
+            b = phib + beta * d;
         if (S) {
             double t = S == ETS_SEASON_ADD ? yi - q : (fabs(q) < TOL ? HUGEN : yi / q);
             s[pos] = sf + gamma * (t - sf);
