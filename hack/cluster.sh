@@ -142,7 +142,7 @@ EOF
       cat "$kd/kustomize/$f" >> "$cfg"
     fi
   done
-  for f in pod-complete-after-duration.yaml usage.yaml; do
+  for f in pod-complete-after-duration.yaml usage.yaml network-metrics.yaml; do
     printf -- '---\n' >> "$cfg"; cat "$ROOT/hack/cluster/$f" >> "$cfg"
   done
 
