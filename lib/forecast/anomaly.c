@@ -258,15 +258,20 @@ double anom_score_push(struct anom_score *s, double y, double resid)
         s->ymean += (y - s->ymean) / s->level_w;
     }
     s->scored++;
+    int beyond = 0;
     if (s->spatial_tol > 0 && s->seen > 0) {
         double tol = s->spatial_tol * (s->hi - s->lo);
-        if (y > s->hi + tol || y < s->lo - tol)
+        beyond = y > s->hi + tol || y < s->lo - tol;
+        if (beyond)
             score = 1;
     }
     anom_score_learn(s, y);
+    /* the hold silences the likelihoods while their windows catch up with one
+     * incident; a new extreme is news whatever came before, so it is not held */
     if (s->quiet > 0) {
         s->quiet--;
-        return 0;
+        if (!beyond)
+            return 0;
     }
     if (score >= s->alarm)
         s->quiet = s->hold;

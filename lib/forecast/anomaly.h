@@ -73,8 +73,9 @@ double anom_lik_push(struct anom_lik *a, double raw);
  *    larger of the two scores is kept;
  *  - a value beyond the range seen so far by more than `spatial_tol` of that range
  *    scores 1 (a level never seen is anomalous whatever the residuals say);
- *  - after a score >= `alarm`, the next `hold` samples score 0: one incident is
- *    reported once, not at every sample while the statistics catch up. */
+ *  - after a score >= `alarm`, the next `hold` samples score 0 unless they are beyond
+ *    the range (which restarts the hold): one incident is reported once, not at every
+ *    sample while the likelihood windows catch up with it. */
 struct anom_score {
     struct anom_lik lik, lev;
     int level_w;

@@ -146,13 +146,18 @@ static void test_anomaly_score_shift_hold_range(void **state)
                 at = t;
         }
         assert_true(at >= 0);
+        for (int t = 0; t < 12; t++)
+            assert_true(anom_score_push(&s, 50 + 6, 6) == 0);
+        /* a value far beyond the range seen (about 10..90) is not held: it scores 1,
+         * and restarts the hold */
+        assert_true(anom_score_push(&s, 500, 0) == 1);
         for (int t = 0; t < 24; t++)
             assert_true(anom_score_push(&s, 50 + 6, 6) == 0);
         /* NaN is skipped */
         assert_true(anom_score_push(&s, NAN, 0) == 0);
         assert_true(anom_score_push(&s, 50, NAN) == 0);
-        /* far beyond the range seen (about 10..90): 1 whatever the residual */
-        assert_true(anom_score_push(&s, 500, 0) == 1);
+        /* beyond the range seen (now up to 500): 1 whatever the residual */
+        assert_true(anom_score_push(&s, 5000, 0) == 1);
         anom_score_release(&s);
     }
     /* without a range test the same jump with a zero residual is not an alarm */
@@ -160,6 +165,19 @@ static void test_anomaly_score_shift_hold_range(void **state)
     for (int t = 0; t < 300; t++)
         anom_score_learn(&s, 50);
     assert_true(anom_score_push(&s, 500, 0) < 0.5);
+    anom_score_release(&s);
+    /* a level shift the residuals do not show (they are 0) is caught by the level
+     * signal: the distance to the slow mean jumps */
+    assert_int_equal(anom_score_init(&s, 10, 2000, 500, 0, 0.5, 24), FS_OK);
+    struct fc_rng r;
+    fc_rng_init(&r, 5);
+    for (int t = 0; t < 1500; t++)
+        assert_true(anom_score_push(&s, 50 + fc_rng_normal(&r), 0) < 0.5);
+    int at = -1;
+    for (int t = 0; t < 10 && at < 0; t++)
+        if (anom_score_push(&s, 58 + fc_rng_normal(&r), 0) >= 0.5)
+            at = t;
+    assert_true(at >= 0);
     anom_score_release(&s);
 }
 
