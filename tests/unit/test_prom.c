@@ -1,7 +1,9 @@
 /* Unit tests for lib/prom: the instant-vector answer of /api/v1/query in upstream's shape
  * (key labels kept, series without them or with NaN/Inf values counted and left out, error
- * answers carrying Prometheus's message, other shapes refused), and the client's refusals of
- * bad URLs and its error for a server that is not there. */
+ * answers carrying Prometheus's message, other shapes refused), and the client against a
+ * local HTTP server (the controller's httpd, answering what each test sets): the URL's path
+ * prefix kept, HTTP errors with and without Prometheus's JSON, an answer past the size bound,
+ * a server slower than the timeout, one that is not there, and bad URLs refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "prom/prom.h"
+#include "../../controller/httpd.c"
 
 static const char *const KEYS[] = {"namespace", "pod"};
 
@@ -178,6 +183,148 @@ static void test_unreachable_server(void **state)
     prom_client_free(pc);
 }
 
+/* ---- against a local server -------------------------------------------------------------- */
+
+static struct {
+    int status;
+    const char *ctype;
+    const char *body;    /* what the server answers */
+    size_t big;          /* > 0: a body of this many spaces instead */
+    unsigned delay_ms;
+    char path[256];      /* the path it was asked for */
+} srv;
+
+static void handler(void *arg, const char *path, int *status, const char **ctype, char **body)
+{
+    (void)arg;
+    snprintf(srv.path, sizeof(srv.path), "%s", path);
+    if (srv.delay_ms)
+        usleep(srv.delay_ms * 1000);
+    *status = srv.status;
+    *ctype = srv.ctype;
+    if (srv.big) {
+        *body = malloc(srv.big + 1);
+        if (*body) {
+            memset(*body, ' ', srv.big);
+            (*body)[srv.big] = 0;
+        }
+    } else {
+        *body = strdup(srv.body);
+    }
+}
+
+static int server_up(void **state)
+{
+    struct httpd *h = NULL;
+    memset(&srv, 0, sizeof(srv));
+    if (httpd_start(&h, "127.0.0.1", 0, handler, NULL) != FS_OK)
+        return -1;
+    *state = h;
+    return 0;
+}
+
+static int server_down(void **state)
+{
+    httpd_free(*state);
+    return 0;
+}
+
+static struct prom_client *client_for(void **state, const char *prefix, double timeout_s)
+{
+    char url[128];
+    struct prom_client *pc = NULL;
+    char err[200] = "";
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", httpd_port(*state), prefix);
+    if (prom_client_new(url, timeout_s, &pc, err, sizeof(err)) != FS_OK)
+        fail_msg("%s", err);
+    return pc;
+}
+
+static void test_query_keeps_the_path_prefix(void **state)
+{
+    struct prom_client *pc = client_for(state, "/prom/", 5);
+    srv.status = 200;
+    srv.ctype = "application/json";
+    srv.body = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+               "{\"metric\":{\"namespace\":\"a\",\"pod\":\"p\"},\"value\":[1700000000.5,\"1572864\"]}]}}";
+    struct prom_vector v;
+    char err[300] = "";
+    assert_int_equal(prom_query(pc, "sum by (namespace, pod) (irate(x[1m]))", KEYS, 2, &v, err, sizeof(err)), FS_OK);
+    assert_string_equal(srv.path, "/prom/api/v1/query");
+    assert_int_equal(v.n, 1);
+    assert_true(v.p[0].value == 1572864.0);
+    prom_vector_release(&v);
+    /* the handle is reused: a second query on the same client works the same */
+    assert_int_equal(prom_query(pc, "up", KEYS, 2, &v, err, sizeof(err)), FS_OK);
+    assert_int_equal(v.n, 1);
+    prom_vector_release(&v);
+    prom_client_free(pc);
+}
+
+static void test_http_errors(void **state)
+{
+    struct prom_client *pc = client_for(state, "", 5);
+    struct prom_vector v;
+    char err[300] = "";
+    /* Prometheus's own error answer: its message, whatever the status */
+    srv.status = 400;
+    srv.ctype = "application/json";
+    srv.body = "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"1:1: parse error: unexpected \\\"}\\\"\"}";
+    assert_int_equal(prom_query(pc, "}", KEYS, 2, &v, err, sizeof(err)), FS_EHTTP);
+    assert_non_null(strstr(err, "bad_data: 1:1: parse error"));
+    /* a proxy's page in front of it: the status */
+    srv.status = 503;
+    srv.ctype = "text/html";
+    srv.body = "<html>no healthy upstream</html>";
+    assert_int_equal(prom_query(pc, "up", KEYS, 2, &v, err, sizeof(err)), FS_EHTTP);
+    assert_non_null(strstr(err, "answered HTTP 503"));
+    /* not found: wrong base URL */
+    srv.status = 404;
+    srv.body = "404 page not found";
+    assert_int_equal(prom_query(pc, "up", KEYS, 2, &v, err, sizeof(err)), FS_EHTTP);
+    assert_non_null(strstr(err, "answered HTTP 404"));
+    /* 200 but not the API */
+    srv.status = 200;
+    srv.body = "<html>grafana</html>";
+    assert_int_equal(prom_query(pc, "up", KEYS, 2, &v, err, sizeof(err)), FS_EPARSE);
+    assert_non_null(strstr(err, "not JSON"));
+    assert_int_equal(v.n, 0);
+    prom_client_free(pc);
+}
+
+static void test_answer_too_big(void **state)
+{
+    struct prom_client *pc = client_for(state, "", 10);
+    struct prom_vector v;
+    char err[300] = "";
+    srv.status = 200;
+    srv.big = PROM_MAX_RESPONSE_BYTES + 1;
+    assert_int_equal(prom_query(pc, "up", KEYS, 2, &v, err, sizeof(err)), FS_ERANGE);
+    assert_non_null(strstr(err, "more than 16777216 bytes"));
+    /* exactly the bound is read (and then refused as what it is: not JSON) */
+    srv.big = PROM_MAX_RESPONSE_BYTES;
+    assert_int_equal(prom_query(pc, "up", KEYS, 2, &v, err, sizeof(err)), FS_EPARSE);
+    prom_client_free(pc);
+}
+
+static void test_slow_server_times_out(void **state)
+{
+    struct prom_client *pc = client_for(state, "", 0.3);
+    struct prom_vector v;
+    char err[300] = "";
+    srv.status = 200;
+    srv.body = "{}";
+    srv.delay_ms = 1500;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(prom_query(pc, "up", KEYS, 2, &v, err, sizeof(err)), FS_ETIMEOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(took < 1.2); /* the bound, not the server, decides */
+    assert_non_null(strstr(err, "cannot query prometheus"));
+    prom_client_free(pc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +336,10 @@ int main(void)
         cmocka_unit_test(test_bad_keys),
         cmocka_unit_test(test_client_refuses_bad_urls),
         cmocka_unit_test(test_unreachable_server),
+        cmocka_unit_test_setup_teardown(test_query_keeps_the_path_prefix, server_up, server_down),
+        cmocka_unit_test_setup_teardown(test_http_errors, server_up, server_down),
+        cmocka_unit_test_setup_teardown(test_answer_too_big, server_up, server_down),
+        cmocka_unit_test_setup_teardown(test_slow_server_times_out, server_up, server_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
