@@ -34,14 +34,21 @@ static void help(FILE *out)
             "         of those means over the last 8640; a sample is anomalous when its\n"
             "         upper-tail probability is below --threshold (the best of these\n"
             "         detectors on the NAB corpus: see hack/bench/forecast.sh)\n"
+            "  score  the likelihood above as a score in [0,1] (tail 1e-5 scores 0.5), the\n"
+            "         larger of it and the same likelihood of the distance to a slow mean\n"
+            "         (a shift of level), 1 for a value beyond the range seen by more than\n"
+            "         5 %%; an alarm is a score >= --threshold (default 0.5), after which\n"
+            "         the next 288 samples are held unless beyond the range: one alarm per\n"
+            "         incident (the best of these detectors on the NAB corpus)\n"
             "\n"
             "Options:\n"
             "  --column NAME|N    value column\n"
             "  --season auto|none|N  season length in steps (default auto, on the train part)\n"
-            "  --detector band|hw\n"
+            "  --detector band|hw|likelihood|score\n"
             "  --model M          band detector's model (default ets)\n"
             "  --level L          band level in percent (default 99)\n"
-            "  --threshold P      likelihood detector's tail probability (default 1e-5)\n"
+            "  --threshold P      likelihood detector's tail probability (default 1e-5);\n"
+            "                     score detector's alarm score in (0,1] (default 0.5)\n"
             "  --k K, --n N       K of the last N samples (defaults 3 of 5 for band, 7 of 9 for hw)\n"
             "  --train N          samples used to fit before detecting (default: 15%% of the\n"
             "                     series, grown up to 40%% until a season is detected, and\n"
@@ -61,6 +68,8 @@ static void help(FILE *out)
 struct anomaly_opts {
     int hw;
     int lik;            /* the anomaly likelihood detector (on the band model's errors) */
+    int score;          /* the anomaly score detector (likelihood, level, range, hold) */
+    const char *threshold_arg;
     double threshold;
     struct fc_options fo;
     double level;
@@ -132,7 +141,8 @@ int cmd_anomalies(int argc, char **argv)
         case 'd':
             ao.hw = strcmp(optarg, "hw") == 0;
             ao.lik = strcmp(optarg, "likelihood") == 0;
-            bad = !ao.hw && !ao.lik && strcmp(optarg, "band") != 0;
+            ao.score = strcmp(optarg, "score") == 0;
+            bad = !ao.hw && !ao.lik && !ao.score && strcmp(optarg, "band") != 0;
             break;
         case 'm': {
             int mm = fc_method_parse(optarg);
@@ -171,8 +181,8 @@ int cmd_anomalies(int argc, char **argv)
         case 'P':
             ao.points = 1;
             break;
-        case 'T':
-            bad = parse_double(optarg, 1e-300, 0.5, &ao.threshold) != 0;
+        case 'T': /* its range depends on the detector: checked after all options */
+            ao.threshold_arg = optarg;
             break;
         case 'h':
             help(stdout);
@@ -188,6 +198,15 @@ int cmd_anomalies(int argc, char **argv)
     }
     if (optind != argc - 1) {
         fprintf(stderr, "%s: expected one input FILE (or '-')\n", prog);
+        return CLI_EXIT_USAGE;
+    }
+    if (ao.score)
+        ao.threshold = 0.5;
+    if (ao.threshold_arg &&
+        (ao.score ? parse_double(ao.threshold_arg, 1e-9, 1, &ao.threshold)
+                  : parse_double(ao.threshold_arg, 1e-300, 0.5, &ao.threshold)) != 0) {
+        fprintf(stderr, "%s: bad option value '%s' for --threshold (%s; see --help)\n", prog, ao.threshold_arg,
+                ao.score ? "a score in (0,1]" : "a tail probability in (0,0.5]");
         return CLI_EXIT_USAGE;
     }
     if (ao.k < 0)
@@ -206,7 +225,9 @@ int cmd_anomalies(int argc, char **argv)
     struct hw_aberrant hw;
     struct kofn kn;
     struct anom_lik al;
+    struct anom_score as;
     memset(&al, 0, sizeof(al));
+    memset(&as, 0, sizeof(as));
     memset(&mod, 0, sizeof(mod));
     memset(&hw, 0, sizeof(hw));
     size_t train = ao.train > 0 ? (size_t)ao.train : (size_t)(0.15 * (double)s.n);
@@ -249,6 +270,12 @@ int cmd_anomalies(int argc, char **argv)
             rc = kofn_init(&kn, (int)ao.k, (int)ao.n);
         if (rc == FS_OK && ao.lik)
             rc = anom_lik_init(&al, 10, 8640);
+        /* the settings of the bench's best NAB column (tuned on NAB: see
+         * tests/bench/forecast_bench.c) */
+        if (rc == FS_OK && ao.score)
+            rc = anom_score_init(&as, 10, 8640, 2016, 0.05, ao.threshold, 288);
+        for (size_t i = 0; rc == FS_OK && ao.score && i < train; i++)
+            anom_score_learn(&as, s.v[i]);
         if (rc == FS_OK)
             fprintf(stderr, "model=%s season=%d train=%zu%s%s\n", mod.name, mod.m, train,
                     mod.fallback ? " fallback=" : "", mod.fallback ? mod.fallback : "");
@@ -272,17 +299,21 @@ int cmd_anomalies(int argc, char **argv)
         } else {
             struct fc_result r;
             double lv = ao.level;
-            double tail = 1;
+            double tail = 1, score = 0;
             if (fc_predict(&mod, 1, &lv, 1, &r) == FS_OK) {
                 lo = r.lower[0];
                 hi = r.upper[0];
                 if (ao.lik)
                     tail = anom_lik_push(&al, fabs(y - r.mean[0]));
+                if (ao.score)
+                    score = anom_score_push(&as, y, y - r.mean[0]);
                 fc_result_release(&r);
                 viol = isfinite(y) && (y < lo || y > hi);
             }
             if (ao.lik)
                 viol = anom = tail < ao.threshold;
+            else if (ao.score)
+                viol = anom = score >= ao.threshold;
             else
                 anom = kofn_push(&kn, viol);
             fc_update(&mod, y);
@@ -324,6 +355,7 @@ int cmd_anomalies(int argc, char **argv)
     ret = 0;
 out:
     anom_lik_release(&al);
+    anom_score_release(&as);
     fc_model_release(&mod);
     hw_aberrant_release(&hw);
     csv_series_release(&s);

@@ -39,7 +39,7 @@ for m in auto ets hw arima naive snaive; do
   grep -qw -- "$m" "$TMP/hf" || fail "forecast --help does not document model $m"
 done
 "$CLI" anomalies --help > "$TMP/ha" || fail "anomalies --help exits non-zero"
-for o in --detector --level --k --n --train --threshold likelihood; do
+for o in --detector --level --k --n --train --threshold likelihood score; do
   grep -q -- "$o" "$TMP/ha" || fail "anomalies --help does not document $o"
 done
 pass "--help texts"
@@ -126,7 +126,18 @@ set +e
 rc=$?
 set -e
 [ "$rc" -eq 2 ] || fail "--threshold 2 exit status $rc, want 2"
-pass "anomalies finds an injected burst (band, hw, likelihood)"
+"$CLI" anomalies --detector score --train 120 "$TMP/spike.csv" > "$TMP/a4.csv" 2> /dev/null ||
+  fail "anomalies --detector score exits non-zero"
+awk -F, 'NR > 1 && $1 <= 206 && $2 >= 201 { hit = 1 } END { exit !hit }' "$TMP/a4.csv" ||
+  fail "score detector missed the burst: $(cat "$TMP/a4.csv")"
+"$CLI" anomalies --detector score --train 120 "$TMP/s.csv" 2> /dev/null | tail -n +2 | wc -l | grep -qx 0 ||
+  fail "score detector flags the clean series"
+set +e
+"$CLI" anomalies --detector score --threshold 1.5 "$TMP/s.csv" > /dev/null 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || fail "score --threshold 1.5 exit status $rc, want 2"
+pass "anomalies finds an injected burst (band, hw, likelihood, score)"
 
 if [ "$failures" -ne 0 ]; then
   echo "test_cli: $failures failure(s)" >&2
