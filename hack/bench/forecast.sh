@@ -7,7 +7,8 @@
 # (R's ets and auto.arima are slow: 3 s and ~60 s per M4 series, so they run on the
 # first series of the selection only; ratios use the series both ran on);
 # AZURE_VMS (4), BITBRAINS_VMS (3); SM_RES_MAX (all) series for statsmodels at m = 288;
-# RES_REF_MAX (all) series for the R references on 5-minute data; SKIP_NAB=1.
+# RES_REF_MAX (all) series for the R references on 5-minute data; SKIP_NAB=1;
+# SKIP_FIT=1 (the NAB part only: it has no reference to time, so it may run apart).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -27,6 +28,8 @@ $PY -c 'import statsmodels' 2>/dev/null || { echo "bench-forecast: statsmodels m
 R() { Rscript "$@" 2> >(grep -v -e quantmod -e '^  method' -e as.zoo >&2); }
 M4T=$DATA/m4-hourly/Hourly-train.csv; M4S=$DATA/m4-hourly/Hourly-test.csv
 RES=$OUT/results.csv
+
+if [ "${SKIP_FIT:-0}" != 1 ]; then
 : > "$RES"
 
 echo "bench-forecast: M4 Hourly, every ${M4_STRIDE}th series, at most $M4_MAX" >&2
@@ -44,6 +47,7 @@ R hack/bench/forecast/ref_res.R "$OUT/series/list_ref.txt" >> "$RES"
 $PY hack/bench/forecast/ref_sm.py res "$OUT/series/list.txt" "$SM_RES_MAX" >> "$RES"
 
 $PY hack/bench/forecast/report.py "$RES"
+fi
 
 if [ "${SKIP_NAB:-0}" != 1 ]; then
   echo "bench-forecast: NAB" >&2
