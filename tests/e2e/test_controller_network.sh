@@ -44,7 +44,7 @@ RX=1048576 TX=524288 WANT=$((1048576 + 524288)) # bytes/s the pods are scripted 
 within() { awk -v v="$1" -v w="$WANT" -v p="$2" 'BEGIN { exit !(v != "" && v + 0 >= w * (1 - p / 100) && v + 0 <= w * (1 + p / 100)) }'; }
 mtjson() { kubectl get mt "$1" -n "$NS" -o json 2>/dev/null; }
 tpjson() { kubectl get taskprofile "$1" -n "$NS" -o json 2>/dev/null; }
-metric() { curl -sf "http://127.0.0.1:$(serving_port "$LOG")/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+metric() { { curl -sf "http://127.0.0.1:$(serving_port "$LOG")/metrics" || true; } | awk -v m="$1" '$1 == m {print $2}'; }
 
 # a MicroTask: name type spec-network run-duration
 mt() {
@@ -75,7 +75,7 @@ start_ctl() {
   has_port() { [ -n "$(serving_port "$LOG")" ]; }
   poll_until 30 0.5 has_port
 }
-stop_ctl() { kill "$ctl_pid"; wait "$ctl_pid" 2>/dev/null || true; ctl_pid=; }
+stop_ctl() { kill "$ctl_pid" 2>/dev/null || true; wait "$ctl_pid" 2>/dev/null || true; ctl_pid=; }
 
 # --- kwok's counters and a real Prometheus scraping them -------------------------------------
 nodes=$(kubectl get nodes -l type=kwok -o jsonpath='{.items[*].metadata.name}')
@@ -129,7 +129,7 @@ fi
 q=$(metric 'foresight_controller_network_queries_total{result="ok"}')
 [ "${q:-0}" -ge 1 ] && ok "/metrics counts Prometheus queries ($q ok)" || bad "network queries metric: '$q'"
 
-wait_for 120 "net-1 succeeds" phase_is net-1 Succeeded
+wait_for 120 "net-1 succeeds" phase_is net-1 Succeeded || true
 learnt() { [ "$(tpjson net | jq '.status.profile.recent | length')" -ge 1 ] 2>/dev/null; }
 if wait_for 60 "net-1's run is folded into TaskProfile net" learnt; then
   tp=$(tpjson net)
@@ -141,8 +141,9 @@ if wait_for 60 "net-1's run is folded into TaskProfile net" learnt; then
   within "$peak" 10 && ok "the network peak regression ($peak B/s) is within 10 % of $WANT" || bad "networkPeak '$peak'"
 fi
 
-# the next run of the type: predicted from the profile, not from its spec's 100Ki/s
-mt net-2 net 100Ki 60s | kubectl apply -n "$NS" -f - >/dev/null
+# the next run of the type: predicted from the profile, not from its spec's 100Ki/s (and long
+# enough to outlive Prometheus below)
+mt net-2 net 100Ki 120s | kubectl apply -n "$NS" -f - >/dev/null
 base_seen() { [ "$(mtjson net-2 | jq -r '.status.usage.baseline.curves.network.p50 | length')" -gt 0 ] 2>/dev/null; }
 if wait_for 90 "net-2 runs and is sampled" base_seen; then
   b=$(mtjson net-2 | jq -r '.status.usage.baseline')
@@ -154,17 +155,17 @@ if wait_for 90 "net-2 runs and is sampled" base_seen; then
 fi
 
 # Prometheus goes away mid-run: a warning and a metric, and cpu/memory sampling goes on
-kill "$prom_pid"; wait "$prom_pid" 2>/dev/null || true; prom_pid=
+kill "$prom_pid" 2>/dev/null || true; wait "$prom_pid" 2>/dev/null || true; prom_pid=
 s0=$(metric foresight_controller_usage_samples_total)
 warned() { grep -q 'cannot read network usage from prometheus' "$LOG"; }
 wait_for 30 "a stopped Prometheus is a logged warning" warned && grep 'cannot read network usage from prometheus' "$LOG" | tail -1 | sed 's/^/    /'
 errs() { [ "$(metric 'foresight_controller_network_queries_total{result="error"}')" -ge 1 ]; }
-wait_for 30 "/metrics counts the failed Prometheus queries" errs
+wait_for 30 "/metrics counts the failed Prometheus queries" errs || true
 more() { [ "$(metric foresight_controller_usage_samples_total)" -gt "${s0:-0}" ]; }
-wait_for 30 "cpu and memory samples go on without Prometheus (from $s0)" more
-wait_for 120 "net-2 succeeds" phase_is net-2 Succeeded
+wait_for 30 "cpu and memory samples go on without Prometheus (from $s0)" more || true
+wait_for 150 "net-2 succeeds" phase_is net-2 Succeeded || true
 runs2() { [ "$(tpjson net | jq '.status.runs')" -ge 2 ] 2>/dev/null; }
-wait_for 60 "net-2's run is learnt too" runs2
+wait_for 60 "net-2's run is learnt too" runs2 || true
 stop_ctl
 
 # --- without Prometheus ------------------------------------------------------------------
@@ -176,12 +177,14 @@ if wait_for 90 "without Prometheus, plain-1 is sampled (cpu, memory)" sampled; t
   echo "    plain-1 usage: $u"
   [ "$(jq -r .network <<<"$u")" = null ] && ok "and has no network figure (none was read)" || bad "plain-1 has network usage: $u"
 fi
-wait_for 90 "plain-1 succeeds" phase_is plain-1 Succeeded
+wait_for 90 "plain-1 succeeds" phase_is plain-1 Succeeded || true
 plain_learnt() { [ "$(tpjson plain | jq '.status.profile.recent | length')" -ge 1 ] 2>/dev/null; }
 if wait_for 60 "plain-1 is learnt" plain_learnt; then
   r=$(tpjson plain | jq -c '.status.profile.recent[0] | {cpu: (.cpu | length), network}')
   [ "$(jq -r .network <<<"$r")" = null ] && ok "its TaskProfile run has cpu and no network: $r" || bad "plain run: $r"
 fi
-curl -sf "http://127.0.0.1:$(serving_port "$LOG")/metrics" | grep -q '^foresight_controller_network_queries_total' \
-  && bad "a controller without Prometheus reports network queries" || ok "a controller without Prometheus makes no network query"
+body=$(curl -sf "http://127.0.0.1:$(serving_port "$LOG")/metrics" || true)
+if [ -z "$body" ]; then bad "no /metrics from the controller without Prometheus"
+elif grep -q '^foresight_controller_network_queries_total' <<<"$body"; then bad "a controller without Prometheus reports network queries"
+else ok "a controller without Prometheus makes no network query"; fi
 finish test_controller_network
