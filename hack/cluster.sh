@@ -114,17 +114,19 @@ componentsPatches:
     value: 127.0.0.1
     override: true
 # One replica each: leader election only makes them exit when a renewal is late on a loaded
-# machine (kube-controller-manager did, leaving namespaces Terminating).
+# machine (kube-controller-manager did, leaving namespaces Terminating and new namespaces
+# without their default ServiceAccount). override: false appends the flag: kwokctl passes
+# no --leader-elect of its own, and an override of a flag it does not pass adds nothing.
 - name: kube-controller-manager
   extraArgs:
   - key: leader-elect
     value: "false"
-    override: true
+    override: false
 - name: kube-scheduler
   extraArgs:
   - key: leader-elect
     value: "false"
-    override: true
+    override: false
 EOF
   local f
   for f in stage/node/fast/node-initialize.yaml stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \

@@ -18,7 +18,8 @@
 #include "kube/workqueue.h"
 
 #define KUBE_BODY_MAX (1024u * 1024u * 1024u) /* bytes in one response (a big unpaged list) */
-#define POOL_MAX 16
+#define POOL_MAX 64
+#define CONN_MAX 256 /* connections kept open to the API server */
 #define PATH_MAX_LEN 4096
 
 struct kube_client {
@@ -483,6 +484,10 @@ static CURLcode perform(struct kube_client *c, CURL *h, const char *method, cons
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* The shared connection cache counts open watches and requests in flight; at libcurl's
+     * default of 5, every request returned beyond that closes a connection, so concurrent
+     * callers (the extender's bind threads) paid a TLS handshake per request. */
+    curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)CONN_MAX);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, b);

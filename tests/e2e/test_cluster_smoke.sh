@@ -36,8 +36,8 @@ YAML
 
 poll 60 "the pod is bound by the foresight scheduler" \
   bash -c "[ -n \"\$(kubectl -n $ns get pod scripted -o jsonpath='{.spec.nodeName}')\" ]"
-kubectl -n "$ns" get events --field-selector involvedObject.name=scripted -o jsonpath='{range .items[*]}{.reportingComponent}{.source.component} {.reason}{"\n"}{end}' \
-  | grep -q 'foresight Scheduled' || fail "the Scheduled event does not come from the foresight scheduler"
+events=$(kubectl -n "$ns" get events --field-selector involvedObject.name=scripted -o jsonpath='{range .items[*]}{.reportingComponent}{.source.component} {.reason}{"\n"}{end}')
+grep -q 'foresight Scheduled' <<<"$events" || fail "the Scheduled event does not come from the foresight scheduler"
 poll 60 "the pod is Running" bash -c "[ \"\$(kubectl -n $ns get pod scripted -o jsonpath='{.status.phase}')\" = Running ]"
 
 pod_cpu() { kubectl get --raw "/apis/metrics.k8s.io/v1beta1/namespaces/$ns/pods/scripted" | jq -r '.containers[0].usage.cpu'; }

@@ -76,7 +76,9 @@ if wait_for 120 "hot (3x its prediction) becomes Anomalous" cond_is hot Anomalou
   port=$(metrics_port)
   m=$(curl -sf "http://127.0.0.1:$port/metrics" | grep '^foresight_controller_anomalies_total{resource="cpu"}' | awk '{print $2}')
   [ "${m:-0}" -ge 1 ] && ok "/metrics counts the anomaly ($m)" || bad "anomalies metric: '$m'"
-  curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^foresight_controller_prediction_mape_percent{namespace="'"$NS"'",microtask="render-1"}' \
+  # read whole, then searched: `curl | grep -q` fails under pipefail when grep stops early
+  body=$(curl -sf "http://127.0.0.1:$port/metrics" || true)
+  grep -q '^foresight_controller_prediction_mape_percent{namespace="'"$NS"'",microtask="render-1"}' <<<"$body" \
     && ok "/metrics has the running task's prediction error" || bad "no per-task mape in /metrics"
 fi
 cond_is calm Anomalous True && bad "calm (at its prediction) was flagged" || ok "calm (at its prediction) is not Anomalous"

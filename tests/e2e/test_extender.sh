@@ -108,9 +108,10 @@ EOF
 
 # every pod of a set either bound or marked unschedulable by the scheduler
 set_decided() {
-  ! kubectl get pods -n "$NS" -l "e2e-set=$1" \
-      -o jsonpath='{range .items[*]}{.spec.nodeName}|{.status.conditions[?(@.type=="PodScheduled")].status}{"\n"}{end}' \
-    | grep -qx '|'
+  local rows # read whole: under pipefail an early `grep -q` exit would fail kubectl's side
+  rows=$(kubectl get pods -n "$NS" -l "e2e-set=$1" \
+      -o jsonpath='{range .items[*]}{.spec.nodeName}|{.status.conditions[?(@.type=="PodScheduled")].status}{"\n"}{end}') || return 1
+  ! grep -qx '|' <<<"$rows"
 }
 bound_count() {
   kubectl get pods -n "$NS" -l "e2e-set=$1" -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | grep -c . || true
