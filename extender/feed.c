@@ -206,6 +206,11 @@ enum fs_err feed_bind(struct feed *f, const char *ns, const char *name, const ch
     return rc;
 }
 
+unsigned long feed_connections_opened(struct feed *f)
+{
+    return f->client ? (unsigned long)kube_client_connections_opened(f->client) : 0;
+}
+
 void feed_free(struct feed *f)
 {
     if (!f)

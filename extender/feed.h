@@ -20,6 +20,8 @@ int feed_synced(struct feed *f);
  * on failure err says what the server answered. */
 enum fs_err feed_bind(struct feed *f, const char *ns, const char *name, const char *uid, const char *node,
                       char *err, size_t errlen);
+/* Connections opened to the API server so far (0 for a file). */
+unsigned long feed_connections_opened(struct feed *f);
 /* A new reference to the Pod from the API server, NULL if it cannot be read. */
 json_t *feed_get_pod(struct feed *f, const char *ns, const char *name);
 void feed_free(struct feed *f);

@@ -143,6 +143,11 @@ static void metrics(struct app *a, struct ext_reply *out)
          "foresight_extender_binds_total{result=\"conflict\"} %lu\n"
          "foresight_extender_binds_total{result=\"failed\"} %lu\n",
          c.binds, c.bind_conflicts, c.bind_failures);
+    EMIT("# HELP foresight_extender_apiserver_connections_opened_total Connections opened to the API server "
+         "(far above the bind threads: connections are not reused).\n"
+         "# TYPE foresight_extender_apiserver_connections_opened_total counter\n"
+         "foresight_extender_apiserver_connections_opened_total %lu\n",
+         feed_connections_opened(a->feed));
     EMIT("# TYPE foresight_extender_pods_modelled_total counter\n"
          "foresight_extender_pods_modelled_total{from=\"prediction\"} %lu\n"
          "foresight_extender_pods_modelled_total{from=\"requests\"} %lu\n",

@@ -36,6 +36,7 @@ struct kube_client {
     pthread_mutex_t rl_lock;     /* token bucket */
     double tokens;
     int64_t rl_last_ms;
+    uint64_t conns_opened;       /* TCP (and TLS) connections made, summed over requests */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -171,6 +172,11 @@ void kube_client_free(struct kube_client *c)
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&c->share_locks[i]);
     free(c);
+}
+
+uint64_t kube_client_connections_opened(struct kube_client *c)
+{
+    return __atomic_load_n(&c->conns_opened, __ATOMIC_RELAXED);
 }
 
 struct kube_config *kube_client_config(struct kube_client *c)
@@ -541,6 +547,9 @@ static CURLcode perform(struct kube_client *c, CURL *h, const char *method, cons
     CURLcode cc = curl_easy_perform(h);
     *http_code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, http_code);
+    long opened = 0;
+    if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK && opened > 0)
+        __atomic_add_fetch(&c->conns_opened, (uint64_t)opened, __ATOMIC_RELAXED);
     /* the handle goes back to the pool: it must not keep pointers into this frame */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);

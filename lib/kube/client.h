@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/fs_err.h"
 #include "kube/config.h"
@@ -83,6 +84,9 @@ enum fs_err kube_client_new(struct kube_client **out, struct kube_config *cfg,
                             const struct kube_client_opts *opts);
 void kube_client_free(struct kube_client *c);
 struct kube_config *kube_client_config(struct kube_client *c);  /* borrowed */
+/* Connections opened to the API server so far: one per request means none is reused (each
+ * pays a TLS handshake); it should stay near the number of requests ever in flight at once. */
+uint64_t kube_client_connections_opened(struct kube_client *c);
 
 /* Builds the request path for ref ("/api/v1/namespaces/ns/pods/p/status"). FS_ERANGE when
  * it does not fit, FS_EINVAL when version or resource is missing or a part contains '/'. */

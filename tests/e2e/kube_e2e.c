@@ -308,8 +308,14 @@ static void create_many(const char *ns, int n, int threads)
 static int cmd_paginate(const char *ns, int n)
 {
     double t0 = now_s();
+    uint64_t conns0 = kube_client_connections_opened(cl);
     create_many(ns, n, 8);
-    printf("created %d configmaps in %.1f s\n", n, now_s() - t0);
+    uint64_t conns = kube_client_connections_opened(cl) - conns0;
+    printf("created %d configmaps in %.1f s from 8 threads over %llu connections\n", n, now_s() - t0,
+           (unsigned long long)conns);
+    /* 8 at once need 8 connections (twice that leaves room for ones the server closes); a
+     * count near n means finished requests closed theirs, a TLS handshake for each request */
+    CHECK(conns <= 16, "%llu connections opened for %d requests from 8 threads", (unsigned long long)conns, n);
     struct kube_ref coll = {.version = "v1", .resource = "configmaps", .namespace = ns};
     struct kube_status st;
     /* page by page by hand, counting pages, then kube_list_all */

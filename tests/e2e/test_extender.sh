@@ -205,6 +205,12 @@ bound=$(bound_count burst)
 info "200 pods decided in ${took}s: $bound bound, $((200 - bound)) pending"
 [ "$bound" -gt 0 ] && [ "$bound" -lt 200 ] || fail "expected contention (some bound, some pending), got $bound bound"
 check_group burst
+# the binds reuse their connections to the API server (a new one each paid a TLS handshake)
+m=$(curl -sf "http://127.0.0.1:$PORT/metrics")
+conns=$(sed -n 's/^foresight_extender_apiserver_connections_opened_total //p' <<<"$m")
+binds=$(sed -n 's/^foresight_extender_binds_total{result="bound"} //p' <<<"$m")
+info "$binds bindings so far over $conns connections to the API server"
+[ -n "$conns" ] && [ "$conns" -le 48 ] || fail "$conns connections opened for $binds bindings (32 bind threads + informers)"
 
 # ---- 4. the extender is killed during a burst; a new one rebuilds the ledger ---------------
 make_nodes restart 4
