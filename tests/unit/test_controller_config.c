@@ -206,6 +206,10 @@ static void test_example_file(void **state)
     assert_string_equal(o.lease_ns, "default");
     assert_string_equal(o.lease_name, "foresight-controller");
     assert_string_equal(o.scheduler_name, "foresight");
+    assert_null(o.prom_url);
+    assert_non_null(o.prom_net_query);
+    assert_string_equal(o.prom_net_query, CTL_DEFAULT_NETWORK_QUERY);
+    assert_true(o.prom_timeout_s == d.prom_timeout_s);
     ctl_opts_release(&o);
     ctl_opts_release(&d);
 }
