@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common/fs_err.h"
+#include "forecast/cad.h"
 
 struct kofn {
     int k, n;
@@ -75,7 +76,11 @@ double anom_lik_push(struct anom_lik *a, double raw);
  *    scores 1 (a level never seen is anomalous whatever the residuals say);
  *  - after a score >= `alarm`, the next `hold` samples score 0 unless they are beyond
  *    the range (which restarts the hold): one incident is reported once, not at every
- *    sample while the likelihood windows catch up with it. */
+ *    sample while the likelihood windows catch up with it;
+ *  - with anom_score_use_cad, the contextual detector of cad.h joins the maximum (before
+ *    the hold), its score mapped piecewise linearly so that its own threshold meets
+ *    `alarm`: a pattern never seen before is anomalous even when its values are
+ *    ordinary, such as a series gone calm. */
 struct anom_score {
     struct anom_lik lik, lev;
     int level_w;
@@ -86,6 +91,7 @@ struct anom_score {
     long seen;          /* finite values seen */
     long scored;        /* finite values scored */
     long quiet;         /* samples left in the hold */
+    struct cad *cad;    /* NULL unless anom_score_use_cad */
 };
 
 /* FS_EINVAL unless the anom_lik windows are valid, level_w >= 0 (0 = off),
@@ -93,8 +99,13 @@ struct anom_score {
 enum fs_err anom_score_init(struct anom_score *s, int short_w, int long_w, int level_w, double spatial_tol,
                             double alarm, int hold);
 void anom_score_release(struct anom_score *s);
-/* Learns the value y without scoring (the probationary part before the model runs). */
-void anom_score_learn(struct anom_score *s, double y);
+/* Adds the contextual detector over bins spanning [lo, hi] (the value range expected,
+ * e.g. a whole file's), with CAD OSE's defaults and `rest` samples of rest after its
+ * alarms. Call before the first sample. FS_EINVAL, FS_ENOMEM. */
+enum fs_err anom_score_use_cad(struct anom_score *s, double lo, double hi, int rest);
+/* Learns the value y without scoring (the probationary part before the model runs).
+ * FS_ENOMEM only from the contextual detector (the value is still learnt by the rest). */
+enum fs_err anom_score_learn(struct anom_score *s, double y);
 /* Pushes the value y and its one-step residual (y - forecast); returns the score in
  * [0, 1] (0 for NaN input, which is skipped). */
 double anom_score_push(struct anom_score *s, double y, double resid);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "forecast/anomaly.h"
+#include "forecast/cad.h"
 #include "forecast/csv.h"
 #include "forecast/forecast.h"
 #include "forecast/season.h"
@@ -266,17 +267,22 @@ static int bench_res(const char *list)
  * range test (5 % of the range seen), the level signal over 2016 samples (a week of
  * 5-minute steps; 1000 to 4032 scored within 1 point) and the hold after an alarm
  * (288 = a day of 5-minute steps with range events let through; 24 to 576 held all
- * events scored 51 to 66). */
+ * events scored 51 to 66). `cad` adds the contextual detector (CAD OSE's defaults,
+ * rest = probation / 5 as NAB runs it) over the file's range as NAB hands it to every
+ * detector (1), or over the probationary part's range (2: what a detector that is
+ * only told the past knows). */
 static const struct {
     const char *name;
     int short_w, long_w, level_w;
     double spatial_tol, alarm;
-    int hold;
+    int hold, cad;
 } nab_scores[] = {
-    {"alik:0.5", 10, 8640, 0, 0, 0.5, 0},
-    {"alik_hold288:0.5", 10, 8640, 0, 0, 0.5, NAB_HOLD},
-    {"alik_range_hold288:0.5", 10, 8640, 0, 0.05, 0.5, NAB_HOLD},
-    {"alik_level_range_hold288:0.5", 10, 8640, 2016, 0.05, 0.5, NAB_HOLD},
+    {"alik:0.5", 10, 8640, 0, 0, 0.5, 0, 0},
+    {"alik_hold288:0.5", 10, 8640, 0, 0, 0.5, NAB_HOLD, 0},
+    {"alik_range_hold288:0.5", 10, 8640, 0, 0.05, 0.5, NAB_HOLD, 0},
+    {"alik_level_range_hold288:0.5", 10, 8640, 2016, 0.05, 0.5, NAB_HOLD, 0},
+    {"alik_level_range_cad_hold288:0.5", 10, 8640, 2016, 0.05, 0.5, NAB_HOLD, 1},
+    {"alik_level_range_cadpast_hold288:0.5", 10, 8640, 2016, 0.05, 0.5, NAB_HOLD, 2},
 };
 #define NAB_SCORES (sizeof(nab_scores) / sizeof(nab_scores[0]))
 
@@ -349,12 +355,37 @@ static int bench_nab(const char *list, const char *outdir)
                     "alarm_band99_3of5,alarm_band999_2of3,alarm_hw_7of9,alik_1e-5,alik_1e-4,alik_1e-3");
         for (size_t k = 0; k < NAB_SCORES; k++)
             fprintf(fo, ",%s", nab_scores[k].name);
+        fprintf(fo, ",cad_filerange:0.75,cad_past:0.75");
         fputc('\n', fo);
+        /* CAD OSE's defaults (bits 3, base 0.75, 7, 15; rest = probation / 5 as NAB runs
+         * it): over the file's own range as NAB hands it to detectors (it sees the
+         * future), and over the probationary part's range (what an online detector knows) */
+        double flo = INFINITY, fhi = -INFINITY, plo = INFINITY, phi = -INFINITY;
+        for (size_t i = 0; i < n; i++) {
+            flo = fmin(flo, v[i]);
+            fhi = fmax(fhi, v[i]);
+            if (i < probation) {
+                plo = fmin(plo, v[i]);
+                phi = fmax(phi, v[i]);
+            }
+        }
+        if (!(plo <= phi)) { /* no probationary part: the file's range */
+            plo = flo;
+            phi = fhi;
+        }
+        struct cad cf, cp;
+        int rest = (int)(probation / 5);
+        int cadok = cad_init(&cf, flo, fhi, 3, rest, 0.75, 7, 15) == FS_OK &&
+                    cad_init(&cp, plo, phi, 3, rest, 0.75, 7, 15) == FS_OK;
         struct anom_score as[NAB_SCORES];
         int asok = 1;
-        for (size_t k = 0; k < NAB_SCORES; k++)
+        for (size_t k = 0; k < NAB_SCORES; k++) {
             asok &= anom_score_init(&as[k], nab_scores[k].short_w, nab_scores[k].long_w, nab_scores[k].level_w,
                                     nab_scores[k].spatial_tol, nab_scores[k].alarm, nab_scores[k].hold) == FS_OK;
+            if (nab_scores[k].cad)
+                asok &= anom_score_use_cad(&as[k], nab_scores[k].cad == 1 ? flo : plo,
+                                           nab_scores[k].cad == 1 ? fhi : phi, rest) == FS_OK;
+        }
         int prev[NAB_ALARMS] = {0};
         size_t quiet[NAB_ALARMS] = {0};
         /* anomaly likelihood on the absolute one-step errors: 10-sample mean against a
@@ -416,6 +447,13 @@ static int bench_nab(const char *list, const char *outdir)
                     alarm[3], alarm[4], alarm[5]);
             for (size_t k = 0; k < NAB_SCORES; k++)
                 fprintf(fo, ",%.6f", score[k]);
+            double c1 = 0, c2 = 0;
+            if (cadok) {
+                cad_push(&cf, y, &c1);
+                cad_push(&cp, y, &c2);
+            }
+            /* the CAD score mapped so its own threshold 0.75 meets anom_score's 0.5 */
+            fprintf(fo, ",%.6f,%.6f", c1, c2);
             fputc('\n', fo);
         }
         fprintf(stderr, "nab: %s rows=%zu season=%d %.3fs\n", rel, n, m, now_s() - t0);
@@ -428,6 +466,8 @@ static int bench_nab(const char *list, const char *outdir)
             anom_score_release(&as[k]);
         hw_aberrant_release(&h1);
         hw_aberrant_release(&h2);
+        cad_release(&cf);
+        cad_release(&cp);
         free(v);
     }
     fclose(fl);
