@@ -41,7 +41,8 @@ static void help(FILE *out)
             "         288 samples are held unless beyond the range: one alarm per incident;\n"
             "         the larger of that and a contextual score (CAD OSE's method: values\n"
             "         in 8 bins over the file's range, the share of the sample's contexts\n"
-            "         never seen before; its own rest after an alarm), which also sees a\n"
+            "         never seen before; its own rest after an alarm) and, every 48 samples,\n"
+            "         the likelihood of a change of the block's spread: both also see a\n"
             "         series turning calm (the best of these detectors on the NAB corpus)\n"
             "\n"
             "Options:\n"
@@ -274,7 +275,7 @@ int cmd_anomalies(int argc, char **argv)
         if (rc == FS_OK && ao.lik)
             rc = anom_lik_init(&al, 10, 8640);
         /* the settings of the bench's best NAB column (tuned on NAB: see
-         * tests/bench/forecast_bench.c) */
+         * tests/bench/forecast_bench.c): alik_level_range_cad_block48_hold288 */
         if (rc == FS_OK && ao.score)
             rc = anom_score_init(&as, 10, 8640, 2016, 0.05, ao.threshold, 288);
         if (rc == FS_OK && ao.score) {
@@ -289,6 +290,8 @@ int cmd_anomalies(int argc, char **argv)
                 }
             if (lo <= hi)
                 rc = anom_score_use_cad(&as, lo, hi, (int)(train / 5));
+            if (rc == FS_OK)
+                rc = anom_score_use_blocks(&as, 48);
         }
         for (size_t i = 0; rc == FS_OK && ao.score && i < train; i++)
             rc = anom_score_learn(&as, s.v[i]);

@@ -222,6 +222,7 @@ void anom_score_release(struct anom_score *s)
 {
     anom_lik_release(&s->lik);
     anom_lik_release(&s->lev);
+    anom_lik_release(&s->blk);
     if (s->cad)
         cad_release(s->cad);
     free(s->cad);
@@ -250,6 +251,44 @@ enum fs_err anom_score_use_cad(struct anom_score *s, double lo, double hi, int r
     return FS_OK;
 }
 
+/* tail probability -> score in [0, 1]: 1e-10 and below score 1 */
+static double log_score(double tail)
+{
+    return fmin(fmax(log(tail + 1e-10) / log(1e-10), 0), 1);
+}
+
+enum fs_err anom_score_use_blocks(struct anom_score *s, int block)
+{
+    if (s->block > 0 || s->seen > 0 || s->level_w <= 0 || block < 2 || block > s->level_w)
+        return FS_EINVAL;
+    /* the likelihood needs 31 blocks of history: a long window at least that long */
+    int long_w = s->lik.long_w / block;
+    enum fs_err rc = anom_lik_init(&s->blk, 1, long_w > 64 ? long_w : 64);
+    if (rc != FS_OK)
+        return rc;
+    s->block = block;
+    return FS_OK;
+}
+
+/* at a block's end, the log score of its spread's distance from the usual; else 0 */
+static double block_score(struct anom_score *s, double y)
+{
+    s->bsum += y;
+    s->bsq += y * y;
+    if (++s->bn < s->block)
+        return 0;
+    double mu = s->bsum / s->bn, var = s->bsq / s->bn - mu * mu;
+    /* a floor relative to the level: a flat block must not be infinitely far */
+    double ls = log(sqrt(var > 0 ? var : 0) + 1e-9 + 1e-3 * fabs(mu));
+    if (s->blocks++ == 0)
+        s->bmean = ls;
+    double tail = anom_lik_push(&s->blk, fabs(ls - s->bmean));
+    s->bmean += (ls - s->bmean) * s->block / s->level_w;
+    s->bsum = s->bsq = 0;
+    s->bn = 0;
+    return log_score(tail);
+}
+
 /* the range bookkeeping of learn and push */
 static void learn_range(struct anom_score *s, double y)
 {
@@ -269,12 +308,6 @@ enum fs_err anom_score_learn(struct anom_score *s, double y)
     learn_range(s, y);
     double ignored;
     return s->cad ? cad_push(s->cad, y, &ignored) : FS_OK;
-}
-
-/* tail probability -> score in [0, 1]: 1e-10 and below score 1 */
-static double log_score(double tail)
-{
-    return fmin(fmax(log(tail + 1e-10) / log(1e-10), 0), 1);
 }
 
 double anom_score_push(struct anom_score *s, double y, double resid)
@@ -317,5 +350,9 @@ double anom_score_push(struct anom_score *s, double y, double resid)
         double m = cs < CAD_BASE ? cs * s->alarm / CAD_BASE : s->alarm + (cs - CAD_BASE) * (1 - s->alarm) / (1 - CAD_BASE);
         score = fmax(score, fmin(m, 1));
     }
+    /* the block signal speaks once per block and its likelihood has its own
+     * history: not held either */
+    if (s->block > 0)
+        score = fmax(score, block_score(s, y));
     return score;
 }

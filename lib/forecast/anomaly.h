@@ -92,6 +92,12 @@ struct anom_score {
     long scored;        /* finite values scored */
     long quiet;         /* samples left in the hold */
     struct cad *cad;    /* NULL unless anom_score_use_cad */
+    struct anom_lik blk;
+    int block;          /* samples per block, 0 = off */
+    int bn;             /* samples in the current block */
+    double bsum, bsq;   /* of the current block's values */
+    double bmean;       /* slow mean of the blocks' log standard deviations */
+    long blocks;        /* blocks completed */
 };
 
 /* FS_EINVAL unless the anom_lik windows are valid, level_w >= 0 (0 = off),
@@ -103,6 +109,9 @@ void anom_score_release(struct anom_score *s);
  * e.g. a whole file's), with CAD OSE's defaults and `rest` samples of rest after its
  * alarms. Call before the first sample. FS_EINVAL, FS_ENOMEM. */
 enum fs_err anom_score_use_cad(struct anom_score *s, double lo, double hi, int rest);
+/* Adds the block spread signal with blocks of `block` samples (>= 2, at most level_w;
+ * needs the level signal). Call before the first sample. FS_EINVAL, FS_ENOMEM. */
+enum fs_err anom_score_use_blocks(struct anom_score *s, int block);
 /* Learns the value y without scoring (the probationary part before the model runs).
  * FS_ENOMEM only from the contextual detector (the value is still learnt by the rest). */
 enum fs_err anom_score_learn(struct anom_score *s, double y);

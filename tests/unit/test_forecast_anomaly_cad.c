@@ -1,6 +1,7 @@
 /* Unit tests for lib/forecast/cad (the contextual anomaly detector) and its use inside
  * anom_score: a learnt cycle scores low, a transition never seen scores high, the rest
- * after an alarm, NaN skipped without touching the state, degenerate ranges. */
+ * after an alarm, NaN skipped without touching the state, degenerate ranges; and
+ * anom_score's block spread signal. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,6 +185,53 @@ static void test_anomaly_score_with_cad(void **state)
     anom_score_release(&s);
 }
 
+/* The block spread signal: noise of spread 10 that turns to spread 1 around the same
+ * mean, with residuals that shrink too, is no alarm for the likelihoods and an alarm
+ * within a few blocks with the block signal; it scores only at blocks' ends; it needs
+ * the level signal and a block of at least 2 samples. */
+static void test_anomaly_score_blocks_see_a_calm_spell(void **state)
+{
+    (void)state;
+    struct anom_score s;
+    assert_int_equal(anom_score_init(&s, 10, 2000, 0, 0.05, 0.5, 24), FS_OK);
+    assert_int_equal(anom_score_use_blocks(&s, 12), FS_EINVAL); /* no level signal */
+    anom_score_release(&s);
+    assert_int_equal(anom_score_init(&s, 10, 2000, 500, 0.05, 0.5, 24), FS_OK);
+    assert_int_equal(anom_score_use_blocks(&s, 1), FS_EINVAL);
+    assert_int_equal(anom_score_use_blocks(&s, 501), FS_EINVAL);
+    anom_score_release(&s);
+    for (int with = 0; with <= 1; with++) {
+        struct fc_rng r;
+        fc_rng_init(&r, 8);
+        assert_int_equal(anom_score_init(&s, 10, 2000, 500, 0.05, 0.5, 24), FS_OK);
+        if (with)
+            assert_int_equal(anom_score_use_blocks(&s, 12), FS_OK);
+        for (int t = 0; t < 300; t++)
+            assert_int_equal(anom_score_learn(&s, 50 + 10 * fc_rng_normal(&r)), FS_OK);
+        assert_int_equal(anom_score_use_blocks(&s, 12), FS_EINVAL); /* too late, or twice */
+        int high = 0;
+        for (int t = 0; t < 12 * 150; t++) {
+            double e = 10 * fc_rng_normal(&r);
+            high += anom_score_push(&s, 50 + e, e) >= 0.5;
+        }
+        assert_true(high <= 2);
+        int at = -1;
+        for (int t = 0; t < 12 * 6; t++) {
+            double e = fc_rng_normal(&r);
+            double v = anom_score_push(&s, 50 + e, e);
+            if (v >= 0.5 && at < 0)
+                at = t;
+        }
+        if (with) {
+            assert_true(at >= 0);
+            assert_int_equal(at % 12, 11); /* at the end of a block */
+        } else {
+            assert_true(at < 0);
+        }
+        anom_score_release(&s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_cad_rests_after_an_alarm),
         cmocka_unit_test(test_cad_sees_a_calm_spell_and_skips_nan),
         cmocka_unit_test(test_anomaly_score_with_cad),
+        cmocka_unit_test(test_anomaly_score_blocks_see_a_calm_spell),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -154,7 +154,8 @@ def main():
         sys.exit(1)
     print(f"NAB corpus: {scored} of the {len(files)} labelled files present, {nwin} windows, {days:.0f} days; "
           "fixed = threshold chosen a priori, nab-opt = NAB's optimiser (best corpus score per profile)")
-    print(f"{'detector':<22} {'threshold':<9} {'standard':>9} {'low_FP':>9} {'low_FN':>9} "
+    w = max(22, max(len(c.partition(":")[0]) for c in columns))
+    print(f"{'detector':<{w}} {'threshold':<9} {'standard':>9} {'low_FP':>9} {'low_FN':>9} "
           f"{'recall':>7} {'FP/day':>7}  thresholds (std/lowFP/lowFN)")
     for col in columns:
         name, _, fixed = col.partition(":")
@@ -173,7 +174,7 @@ def main():
                 if prof == "standard":
                     recall, fpd = tp / max(nwin, 1), fp / days
             t = "/".join(f"{x:.4g}" for x in thrs) if how else f"{thrs[0]:.4g}"
-            print(f"{name:<22} {kind:<9} {vals[0]:9.1f} {vals[1]:9.1f} {vals[2]:9.1f} {recall:7.3f} {fpd:7.2f}  {t}")
+            print(f"{name:<{w}} {kind:<9} {vals[0]:9.1f} {vals[1]:9.1f} {vals[2]:9.1f} {recall:7.3f} {fpd:7.2f}  {t}")
     print("published standard scores (NAB's optimiser, all 58 files): Numenta HTM 70.5, Random Cut Forest 51.7, "
           "Twitter ADVec 47.1, Windowed Gaussian 39.6, Etsy Skyline 35.7")
 
