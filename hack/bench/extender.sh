@@ -146,4 +146,6 @@ for r in without with; do
   printf '%-16s %-20s %-22s %-10s\n' "$r extender" "$b" "$s" "$(awk -v n="$BPODS" -v s="$s" 'BEGIN{printf "%.1f", n / (s > 0 ? s : 1)}')"
 done
 read -r _ sw <<<"$without"; read -r _ sx <<<"$with"
+echo "(without the extender kube-scheduler posts the bindings itself, through its client's rate limit:"
+echo " clientConnection.qps 50 by default; with it the extender posts them, with no client-side limit)"
 echo "throughput ratio with/without: $(awk -v a="$sw" -v b="$sx" 'BEGIN{printf "%.2f", (a > 0 ? a : 1) / (b > 0 ? b : 1)}') (goal >= 0.9); extender binds: ${binds:-?}"
