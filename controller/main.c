@@ -36,7 +36,6 @@
 #include "ledger/cluster.h"
 #include "ledger/curve.h"
 #include "ledger/lmap.h"
-#include "prom/prom.h"
 
 #include "admit.h"
 #include "build.h"
@@ -47,6 +46,7 @@
 #include "httpd.h"
 #include "learn.h"
 #include "microtask.h"
+#include "netrate.h"
 #include "predict.h"
 #include "priority.h"
 #include "throttle.h"
@@ -65,26 +65,14 @@ struct track {
 
 struct counters {
     unsigned long reconciles_ok, reconciles_err, admitted, queued, pods_created, children_created, samples,
-        sample_errors, anomalies[CURVE_NRES], profile_updates, throttles, done_tasks, net_queries, net_errors,
-        net_pods, net_samples;
+        sample_errors, anomalies[CURVE_NRES], profile_updates, throttles, done_tasks, net_samples;
     double done_mape_sum;
     unsigned long done_mape_n;
 };
 
-/* Network rates from Prometheus, read by a thread of their own so that a slow or unreachable
- * Prometheus never holds up the control loop or the cpu and memory samples. */
-struct netrates {
-    struct prom_client *pc;
-    pthread_t th;
-    int started;
-    pthread_mutex_t mu;   /* guards rates and ok_at */
-    struct lmap rates;    /* "ns/pod" -> int64_t * bytes/s, from the last answer */
-    int64_t ok_at;        /* unix time of the last answer, 0 none */
-};
-
 struct ctl {
     struct ctl_opts o;
-    struct netrates net;
+    struct netrate *net;      /* NULL unless --prometheus-url */
     struct kube_client *client;
     struct kube_informer *mts, *pods, *nodes, *tps;
     struct kube_workqueue *queue;
@@ -656,7 +644,7 @@ static enum fs_err learn_from(struct ctl *c, const json_t *obj, const struct mic
     double dur = t0 && t1 > t0 ? (double)(t1 - t0) : (double)obs.n * obs.step_s;
     struct learn_run run = {mt->uid, mt->has_work ? (double)mt->work_units : 1, dur, obs.step_s, obs.n,
                             {obs.v[CURVE_CPU], obs.v[CURVE_MEM],
-                             c->net.pc && obs.seen[CURVE_NET] ? obs.v[CURVE_NET] : NULL},
+                             c->net && obs.seen[CURVE_NET] ? obs.v[CURVE_NET] : NULL},
                             e.has_mape_all,
                             e.has_mape_all ? e.mape_all : 0, e.has_mase_all ? e.mase_all : -1};
     struct kube_ref ref = TP_REF;
@@ -1426,110 +1414,6 @@ static enum fs_err claimed_peak(struct ctl *c, const char *uid, int64_t now, int
     return rc;
 }
 
-/* ---- network rates from Prometheus (their own thread) ---------------------------------- */
-
-static void net_rates_free(struct lmap *m)
-{
-    size_t pos = 0;
-    const char *k;
-    void *v;
-    while (lmap_next(m, &pos, &k, &v))
-        free(v);
-    lmap_release(m);
-}
-
-/* One instant query for every pod at once; the answer replaces the rates held. */
-static enum fs_err net_rates_read(struct ctl *c, size_t *n_pods, char *err, size_t errlen)
-{
-    static const char *const keys[] = {"namespace", "pod"};
-    struct prom_vector v;
-    struct lmap m;
-    lmap_init(&m);
-    enum fs_err rc = prom_query(c->net.pc, c->o.prom_net_query ? c->o.prom_net_query : CTL_DEFAULT_NETWORK_QUERY,
-                                keys, 2, &v, err, errlen);
-    if (rc != FS_OK)
-        goto out;
-    for (size_t i = 0; i < v.n; i++) {
-        char key[320];
-        snprintf(key, sizeof(key), "%s/%s", v.p[i].key[0], v.p[i].key[1]);
-        /* a query not summed by pod gives several series of one pod (interfaces): they add up */
-        int64_t *have = lmap_get(&m, key), *x = have ? have : calloc(1, sizeof(*x));
-        if (!x || (!have && (rc = lmap_put(&m, key, x)) != FS_OK)) {
-            if (!have)
-                free(x);
-            rc = fs_say(err, errlen, FS_ENOMEM, "out of memory");
-            goto out;
-        }
-        *x = curve_value((double)*x + v.p[i].value); /* finite, clamped at 0 */
-    }
-    if (v.missing_labels)
-        log_debug("prometheus network query: %zu series without namespace and pod labels left out", v.missing_labels);
-    *n_pods = m.len;
-    pthread_mutex_lock(&c->net.mu);
-    struct lmap old = c->net.rates;
-    c->net.rates = m;
-    c->net.ok_at = time(NULL);
-    pthread_mutex_unlock(&c->net.mu);
-    m = old; /* freed below */
-out:
-    prom_vector_release(&v);
-    net_rates_free(&m);
-    return rc;
-}
-
-static void *net_thread(void *arg)
-{
-    struct ctl *c = arg;
-    char last_err[400] = "";
-    time_t last_warn = 0;
-    while (!stopping) {
-        if (c->leader) {
-            char err[400] = "";
-            size_t n = 0;
-            enum fs_err rc = net_rates_read(c, &n, err, sizeof(err));
-            pthread_mutex_lock(&c->mu);
-            c->n.net_queries++;
-            if (rc != FS_OK)
-                c->n.net_errors++;
-            else
-                c->n.net_pods = n;
-            pthread_mutex_unlock(&c->mu);
-            time_t now = time(NULL);
-            if (rc != FS_OK && (strcmp(err, last_err) != 0 || now - last_warn >= 60)) {
-                /* said when it changes, else once a minute: a Prometheus that is down is one story */
-                const char *kv[] = {"url", c->o.prom_url, "error", err, NULL};
-                log_kv(LOG_WARN, "cannot read network usage from prometheus; network is not sampled meanwhile", kv);
-                snprintf(last_err, sizeof(last_err), "%s", err);
-                last_warn = now;
-            } else if (rc == FS_OK && last_err[0]) {
-                const char *kv[] = {"url", c->o.prom_url, NULL};
-                log_kv(LOG_INFO, "network usage from prometheus again", kv);
-                last_err[0] = '\0';
-            }
-        }
-        for (double slept = 0; slept < c->o.sample_s && !stopping; slept += 0.1)
-            usleep(100 * 1000);
-    }
-    return NULL;
-}
-
-/* A pod's network rate in bytes/s from the newest answer, USAGE_UNKNOWN when Prometheus is
- * not configured, has not answered lately or did not know the pod. */
-static int64_t net_rate(struct ctl *c, const char *ns, const char *name)
-{
-    int64_t r = USAGE_UNKNOWN;
-    char key[320];
-    if (!c->net.pc)
-        return r;
-    snprintf(key, sizeof(key), "%s/%s", ns, name);
-    pthread_mutex_lock(&c->net.mu);
-    const int64_t *x = lmap_get(&c->net.rates, key);
-    if (x && c->net.ok_at && (double)(time(NULL) - c->net.ok_at) <= 3 * c->o.sample_s + c->o.prom_timeout_s)
-        r = *x;
-    pthread_mutex_unlock(&c->net.mu);
-    return r;
-}
-
 /* One metrics.k8s.io sample of one running leaf's pod, with its network rate when known. */
 static void sample_pod(struct ctl *c, const json_t *pm)
 {
@@ -1552,7 +1436,7 @@ static void sample_pod(struct ctl *c, const json_t *pm)
         if (jstr(u, "memory") && kube_parse_bytes(jstr(u, "memory"), &mem) == FS_OK)
             v[CURVE_MEM] += mem;
     }
-    v[CURVE_NET] = net_rate(c, ns, name);
+    v[CURVE_NET] = netrate_get(c->net, ns, name);
     json_t *obj = kube_informer_get(c->mts, ns, name), *pod = kube_informer_get(c->pods, ns, name);
     struct microtask mt;
     struct curve cur, spliced;
@@ -1833,7 +1717,9 @@ static void metrics_text(struct ctl *c, struct buf *b)
                "# TYPE foresight_controller_usage_sample_errors_total counter\n"
                "foresight_controller_usage_sample_errors_total %lu\n",
             n.samples, n.sample_errors);
-    if (c->net.pc)
+    struct netrate_counts nc;
+    netrate_counts(c->net, &nc);
+    if (c->net)
         bprintf(b, "# HELP foresight_controller_network_queries_total Prometheus network queries by result.\n"
                    "# TYPE foresight_controller_network_queries_total counter\n"
                    "foresight_controller_network_queries_total{result=\"ok\"} %lu\n"
@@ -1843,7 +1729,7 @@ static void metrics_text(struct ctl *c, struct buf *b)
                    "# HELP foresight_controller_network_samples_total Usage samples that carried a network rate.\n"
                    "# TYPE foresight_controller_network_samples_total counter\n"
                    "foresight_controller_network_samples_total %lu\n",
-                n.net_queries - n.net_errors, n.net_errors, n.net_pods, n.net_samples);
+                nc.queries - nc.errors, nc.errors, nc.pods, n.net_samples);
     bprintf(b, "# HELP foresight_controller_anomalies_total Micro-tasks found above their predicted band.\n"
                "# TYPE foresight_controller_anomalies_total counter\n");
     for (int r = 0; r < CURVE_NRES; r++)
@@ -2081,11 +1967,11 @@ int main(int argc, char **argv)
     lmap_init(&c.board);
     lmap_init(&c.terminating);
     pthread_mutex_init(&c.admit_mu, NULL);
-    pthread_mutex_init(&c.net.mu, NULL);
-    lmap_init(&c.net.rates);
     enum fs_err rc;
     if (c.o.prom_url) {
-        if ((rc = prom_client_new(c.o.prom_url, c.o.prom_timeout_s, &c.net.pc, err, sizeof(err))) != FS_OK) {
+        struct netrate_opts no = {c.o.prom_url, c.o.prom_net_query ? c.o.prom_net_query : CTL_DEFAULT_NETWORK_QUERY,
+                                  c.o.prom_timeout_s, c.o.sample_s, &c.leader};
+        if ((rc = netrate_start(&no, &c.net, err, sizeof(err))) != FS_OK) {
             log_err("--prometheus-url: %s", err);
             return 2;
         }
@@ -2101,6 +1987,7 @@ int main(int argc, char **argv)
         rc = kube_config_load_default(&cfg, c.o.context);
     if (rc != FS_OK) {
         log_err("cannot load the cluster configuration: %s", fs_strerror(rc));
+        netrate_stop(c.net);
         return 1;
     }
     struct sigaction sa = {0};
@@ -2181,13 +2068,6 @@ int main(int argc, char **argv)
         log_err("cannot start any worker thread");
         goto out;
     }
-    if (c.net.pc) {
-        if (pthread_create(&c.net.th, NULL, net_thread, &c) != 0) {
-            log_err("cannot start the network sampling thread");
-            goto out;
-        }
-        c.net.started = 1;
-    }
     int was_leader = 0;
     struct timespec last_sample = {0, 0};
     while (!stopping) {
@@ -2235,13 +2115,7 @@ int main(int argc, char **argv)
         pthread_join(workers[i], NULL);
     ret = 0;
 out:
-    if (c.net.started) {
-        stopping = 1; /* also on the error paths that jump here */
-        pthread_join(c.net.th, NULL);
-    }
-    prom_client_free(c.net.pc);
-    net_rates_free(&c.net.rates);
-    pthread_mutex_destroy(&c.net.mu);
+    netrate_stop(c.net);
     if (c.queue)
         kube_workqueue_shutdown(c.queue);
     if (c.lease) {
