@@ -1218,7 +1218,8 @@ static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
         log_debug("namespace %s is being deleted: not reconciled", ns);
         return FS_OK;
     }
-    json_t *all = kube_informer_list(c->mts);
+    /* this namespace's MicroTasks only: each is parsed from the cache's text when read */
+    json_t *all = kube_informer_by_index(c->mts, "namespace", ns);
     size_t total = json_array_size(all), n = 0, nc = 0;
     struct microtask *mts = calloc(total ? total : 1, sizeof(*mts));
     const json_t **objs = calloc(total ? total : 1, sizeof(*objs));
@@ -2024,6 +2025,7 @@ int main(int argc, char **argv)
         (rc = kube_informer_new(&c.pods, c.client, &po)) != FS_OK ||
         (rc = kube_informer_new(&c.nodes, c.client, &no)) != FS_OK ||
         (rc = kube_informer_new(&c.tps, c.client, &to)) != FS_OK ||
+        (rc = kube_informer_add_index(c.mts, "namespace", kube_index_namespace)) != FS_OK ||
         (rc = kube_informer_add_handlers(c.mts, &mh)) != FS_OK || (rc = kube_informer_add_handlers(c.pods, &ph)) != FS_OK ||
         (rc = kube_informer_add_handlers(c.nodes, &nh)) != FS_OK || (rc = kube_informer_add_handlers(c.tps, &th)) != FS_OK) {
         log_err("cannot set up: %s", fs_strerror(rc));
