@@ -48,6 +48,8 @@ flags (or the environment variable in brackets):
   --extender-url URL   the foresight scheduler calls this extender, configured by
                        deploy/scheduler/foresight-scheduler.yaml [EXTENDER_URL]; without it
                        the foresight scheduler runs with no extender
+  --while-down CMD     restart-apiserver: run CMD (bash) while kube-apiserver is down, e.g.
+                       to write to etcd behind its back
 
 The kubeconfig is written to $KUBECONFIG (context kwok-$NAME).
 
@@ -348,6 +350,9 @@ cmd_restart_apiserver() {
   local pid; pid=$(cat "$pidf")
   kill -9 "$pid"
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  # A failed command still gets kube-apiserver back before the restart reports it.
+  local down_rc=0
+  [ -z "${WHILE_DOWN:-}" ] || bash -c "$WHILE_DOWN" || down_rc=$?
   relaunch kube-apiserver "${cmdlines[kube-apiserver]}" "${cwds[kube-apiserver]}"
   wait_for 120 "kube-apiserver to be ready again" apiserver_healthy
   log "kube-apiserver restarted (pid $(cat "$pidf"))"
@@ -357,6 +362,7 @@ cmd_restart_apiserver() {
     relaunch "$c" "${cmdlines[$c]}" "${cwds[$c]}"
     log "$c had exited; started again (pid $(cat "$(cluster_dir)/pids/$c.pid"))"
   done
+  [ "$down_rc" -eq 0 ] || die "the --while-down command failed (exit $down_rc)"
 }
 
 # relaunch COMPONENT BASE64_ARGV CWD: starts a kwokctl component again as it was started.
@@ -375,6 +381,7 @@ while [ $# -gt 0 ]; do
     --node-memory) NODE_MEMORY=$2; shift 2 ;;
     --node-pods) NODE_PODS=$2; shift 2 ;;
     --extender-url) EXTENDER_URL=$2; shift 2 ;;
+    --while-down) WHILE_DOWN=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown flag $1" ;;
   esac
