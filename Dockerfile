@@ -3,7 +3,7 @@
 # (Not built by CI: the machines the project is developed on have no container engine.)
 FROM debian:12 AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      build-essential pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev \
+      build-essential pkg-config libcurl4-openssl-dev libjansson-dev libyajl-dev libyaml-dev \
       libssl-dev libwebsockets-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -16,7 +16,7 @@ RUN make -j"$(nproc)" programs && make install DESTDIR=/out PREFIX=/usr/local
 
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      libcurl4 libjansson4 libyaml-0-2 libwebsockets17 libssl3 libcap2 ca-certificates \
+      libcurl4 libjansson4 libyajl2 libyaml-0-2 libwebsockets17 libssl3 libcap2 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/usr/local/bin/ /usr/local/bin/
 USER 65532:65532

@@ -3,7 +3,7 @@
 # `make SANITIZE=address,undefined unit` builds into a separate tree with the sanitizers.
 
 CC      ?= gcc
-PKGS    := libcurl jansson yaml-0.1 openssl libwebsockets
+PKGS    := libcurl jansson yajl yaml-0.1 openssl libwebsockets
 OUT     := _out
 SANITIZE ?=
 ifeq ($(SANITIZE),)

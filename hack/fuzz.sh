@@ -11,7 +11,7 @@ mkdir -p "$OUT"
 shopt -s nullglob
 targets=(tests/fuzz/fuzz_*.c)
 [ ${#targets[@]} -gt 0 ] || { echo "fuzz: no targets"; exit 0; }
-PKGS="libcurl jansson yaml-0.1 openssl libwebsockets"
+PKGS="libcurl jansson yajl yaml-0.1 openssl libwebsockets"
 CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -Ilib $(pkg-config --cflags $PKGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 LIBS="$(pkg-config --libs $PKGS) -lpthread -lm"
 for t in "${targets[@]}"; do

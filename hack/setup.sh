@@ -8,7 +8,7 @@ export PATH=/usr/local/go/bin:$PATH DEBIAN_FRONTEND=noninteractive
 SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
 PACKAGES=(build-essential pkg-config jq curl ca-certificates openssl git procps iproute2
-  libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libwebsockets-dev libcmocka-dev
+  libcurl4-openssl-dev libjansson-dev libyajl-dev libyaml-dev libssl-dev libwebsockets-dev libcmocka-dev
   clang libclang-rt-14-dev valgrind prometheus)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -384,9 +384,9 @@ static void test_malformed_requests(void **state)
 }
 
 
-/* The scanner for the scheduler's usual request shape and the general jansson path give
- * byte-identical replies; shapes the scanner does not take (escapes, a NodeList, unknown
- * keys, duplicates) still get the general path's answer, and broken ones a 400. */
+/* The streaming (yajl) path for the scheduler's usual request shape and the general jansson
+ * path give byte-identical replies; shapes the streaming path declines (duplicates, a
+ * NodeList) still get the general path's answer, and broken ones a 400. */
 static void test_fast_and_general_parsers_agree(void **state)
 {
     (void)state;
@@ -396,9 +396,10 @@ static void test_fast_and_general_parsers_agree(void **state)
     const char *pod = "{\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"uid\":\"u1\"},"
                       "\"spec\":{\"containers\":[{\"name\":\"m\",\"resources\":{\"requests\":{\"cpu\":\"2\"}}}]}}";
     char bodies[6][1024];
-    /* 0: the scheduler's shape (fast); 1: lowercase keys, other order, whitespace (fast);
-     * 2: an escaped name (general); 3: an unknown extra key (general); 4: "nodes" null
-     * last with tabs (fast); 5: duplicate NodeNames (general: jansson keeps the last) */
+    /* 0: the scheduler's shape (streamed); 1: lowercase keys, other order, whitespace
+     * (streamed); 2: an escaped name (streamed, decoded); 3: an unknown extra key (streamed,
+     * ignored); 4: "nodes" null last with tabs (streamed); 5: duplicate NodeNames (general:
+     * jansson keeps the last) */
     snprintf(bodies[0], 1024, "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[\"n1\",\"n2\",\"zz\"]}", pod);
     snprintf(bodies[1], 1024, " { \"nodenames\" : [ \"n1\" , \"n2\",\"zz\" ] ,\n \"pod\" : %s } ", pod);
     snprintf(bodies[2], 1024, "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[\"n\\u0031\",\"n2\",\"zz\"]}", pod);
@@ -429,7 +430,26 @@ static void test_fast_and_general_parsers_agree(void **state)
             assert_non_null(strstr(first.body, "{\"Host\":\"n2\",\"Score\":0}"));
         }
         ext_reply_release(&first);
-        /* broken variants of the fast shape */
+        /* a name that needs escaping in the reply (a quote, a control character) */
+        char esc[1024];
+        snprintf(esc, sizeof(esc), "{\"Pod\":%s,\"NodeNames\":[\"n1\",\"q\\\"x\\ty\"]}", pod);
+        struct ext_reply er;
+        if (verb == 0)
+            ext_filter(c, esc, strlen(esc), T0, NULL, &er);
+        else
+            ext_prioritize(c, esc, strlen(esc), T0, NULL, &er);
+        assert_int_equal(er.status, 200);
+        json_error_t jerr;
+        json_t *ej = json_loads(er.body, 0, &jerr);
+        if (!ej)
+            fail_msg("reply is not JSON (%s): %s", jerr.text, er.body);
+        if (verb == 0)
+            assert_non_null(json_object_get(json_object_get(ej, "FailedNodes"), "q\"x\ty"));
+        else
+            assert_string_equal(json_string_value(json_object_get(json_array_get(ej, 1), "Host")), "q\"x\ty");
+        json_decref(ej);
+        ext_reply_release(&er);
+        /* broken variants of the usual shape */
         char bad[1024];
         snprintf(bad, sizeof(bad), "{\"Pod\":%s,\"NodeNames\":[\"n1\",]}", pod);
         expect_400(c, bad, strlen(bad), "malformed json", verb);
