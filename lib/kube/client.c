@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "kube/internal.h"
 #include "kube/workqueue.h"
@@ -291,8 +292,7 @@ enum fs_err kube_ref_path(const struct kube_ref *ref, char *buf, size_t len)
 }
 
 struct body {
-    char *buf;
-    size_t len, cap;
+    struct fs_buf buf;       /* the body of a non-streamed or non-2xx answer */
     int too_big;
     long retry_after_s;
     kube_stream_fn stream;   /* when set and the status is 2xx, data goes here instead */
@@ -317,25 +317,11 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
             return n;
         }
     }
-    if (b->len + n + 1 > b->cap) {
-        if (b->len + n + 1 > KUBE_BODY_MAX) {
-            b->too_big = 1;
-            return 0;
-        }
-        size_t ncap = b->cap ? b->cap * 2 : 16384;
-        while (ncap < b->len + n + 1)
-            ncap *= 2;
-        if (ncap > KUBE_BODY_MAX)
-            ncap = KUBE_BODY_MAX;
-        char *nb = realloc(b->buf, ncap);
-        if (!nb)
-            return 0;
-        b->buf = nb;
-        b->cap = ncap;
+    enum fs_err rc = fs_buf_append(&b->buf, data, n);
+    if (rc != FS_OK) {
+        b->too_big = rc == FS_ERANGE;
+        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
     }
-    memcpy(b->buf + b->len, data, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
     return n;
 }
 
@@ -574,6 +560,8 @@ static enum fs_err do_request(struct kube_client *c, const char *method, const c
     for (int attempt = 0;; attempt++) {
         struct kube_credentials cr;
         struct body b = {.stream = fn, .stream_arg = arg, .stop = stop};
+        /* the '\0' counts in KUBE_BODY_MAX, as it did before the shared buffer */
+        fs_buf_init(&b.buf, KUBE_BODY_MAX - 1, 16384);
         char errbuf[CURL_ERROR_SIZE] = "";
         long code = 0;
         long delay_ms = 0;
@@ -623,9 +611,9 @@ static enum fs_err do_request(struct kube_client *c, const char *method, const c
                                              (unsigned)attempt);
         } else if (code >= 200 && code < 300) {
             rc = FS_OK;
-            if (out && !fn && b.len > 0) {
+            if (out && !fn && b.buf.len > 0) {
                 json_error_t jerr;
-                *out = json_loadb(b.buf, b.len, 0, &jerr);
+                *out = json_loadb(b.buf.data, b.buf.len, 0, &jerr);
                 if (!*out) {
                     rc = FS_EPARSE;
                     if (st) {
@@ -637,11 +625,11 @@ static enum fs_err do_request(struct kube_client *c, const char *method, const c
                 }
             }
         } else {
-            status_from_body(st, code, b.buf, b.len, b.retry_after_s);
+            status_from_body(st, code, b.buf.data, b.buf.len, b.retry_after_s);
             rc = err_for_code(code);
             if (code == 401 && !refreshed && (c->cfg->exec.command || c->cfg->token_file)) {
                 refreshed = 1; /* a rotated token or an expired exec credential */
-                free(b.buf);
+                fs_buf_release(&b.buf);
                 attempt--;
                 continue;
             }
@@ -655,7 +643,7 @@ static enum fs_err do_request(struct kube_client *c, const char *method, const c
             if (ra * 1000 > delay_ms)
                 delay_ms = ra * 1000;
         }
-        free(b.buf);
+        fs_buf_release(&b.buf);
         if (!retry || attempt >= c->o.max_retries)
             return rc;
         delay_ms = kube_jitter_ms(delay_ms, 0.2);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "kube/internal.h"
 #include "kube/strmap.h"
@@ -488,8 +489,8 @@ static int plain_char(char c)
 struct listread {
     struct kube_informer *inf;
     struct strmap *fresh, *fresh_ix;
-    char *buf;             /* bytes not consumed yet */
-    size_t len, cap, total;
+    struct fs_buf buf;     /* bytes not consumed yet */
+    size_t total;          /* bytes of the body so far, bounded by LIST_BODY_MAX */
     int phase;             /* HEAD, ITEMS, TAIL, or WHOLE (keep everything) */
     /* the item being scanned: where it starts, how far, nesting, inside a string */
     size_t item_at, scan_at;
@@ -611,14 +612,14 @@ static int is_ws(char c)
 static enum fs_err list_advance(struct listread *lr)
 {
     if (lr->phase == LR_HEAD) {
-        const char *items = memmem(lr->buf, lr->len, "\"items\":[", 9);
+        const char *items = memmem(lr->buf.data, lr->buf.len, "\"items\":[", 9);
         if (!items) {
-            if (lr->len > LIST_HEAD_MAX)
+            if (lr->buf.len > LIST_HEAD_MAX)
                 lr->phase = LR_WHOLE; /* not the usual shape: read it whole at the end */
             return FS_OK;
         }
-        size_t hl = (size_t)(items - lr->buf);
-        enum fs_err rc = list_head_before(lr, lr->buf, hl);
+        size_t hl = (size_t)(items - lr->buf.data);
+        enum fs_err rc = list_head_before(lr, lr->buf.data, hl);
         if (rc != FS_OK)
             return rc;
         if (!lr->rv[0]) {
@@ -630,14 +631,14 @@ static enum fs_err list_advance(struct listread *lr)
         lr->depth = lr->in_str = lr->esc = 0;
     }
     while (lr->phase == LR_ITEMS) {
-        const char *b = lr->buf;
+        const char *b = lr->buf.data;
         size_t at = lr->item_at;
         if (lr->scan_at == at) {
             /* between items */
-            while (at < lr->len && (is_ws(b[at]) || b[at] == ','))
+            while (at < lr->buf.len && (is_ws(b[at]) || b[at] == ','))
                 at++;
             lr->item_at = lr->scan_at = at;
-            if (at >= lr->len)
+            if (at >= lr->buf.len)
                 break;
             if (b[at] == ']') {
                 lr->phase = LR_TAIL;
@@ -650,7 +651,7 @@ static enum fs_err list_advance(struct listread *lr)
         /* find where the item ends: brackets outside strings */
         size_t i = lr->scan_at;
         int done = 0;
-        for (; i < lr->len; i++) {
+        for (; i < lr->buf.len; i++) {
             char c = b[i];
             if (lr->in_str) {
                 if (lr->esc)
@@ -683,15 +684,15 @@ static enum fs_err list_advance(struct listread *lr)
     if (lr->phase == LR_ITEMS || lr->phase == LR_TAIL) {
         /* drop what was consumed: the buffer holds at most the item being received */
         size_t keep_from = lr->item_at;
-        memmove(lr->buf, lr->buf + keep_from, lr->len - keep_from);
-        lr->len -= keep_from;
+        fs_buf_consume(&lr->buf, keep_from);
         lr->scan_at -= keep_from;
         lr->item_at = 0;
         if (lr->phase == LR_TAIL) {
-            for (size_t k = 0; k < lr->len; k++)
-                if (!is_ws(lr->buf[k]) && lr->buf[k] != '}')
+            for (size_t k = 0; k < lr->buf.len; k++)
+                if (!is_ws(lr->buf.data[k]) && lr->buf.data[k] != '}')
                     return FS_EPARSE;
-            lr->len = lr->scan_at = 0;
+            fs_buf_reset(&lr->buf);
+            lr->scan_at = 0;
         }
     }
     return FS_OK;
@@ -705,21 +706,12 @@ static int list_data(void *arg, const char *data, size_t len)
         lr->err = FS_ERANGE;
         return 1;
     }
-    if (lr->len + len + 1 > lr->cap) {
-        size_t ncap = lr->cap ? lr->cap * 2 : 1u << 16;
-        while (ncap < lr->len + len + 1)
-            ncap *= 2;
-        char *nb = realloc(lr->buf, ncap);
-        if (!nb) {
-            lr->err = FS_ENOMEM;
-            return 1;
-        }
-        lr->buf = nb;
-        lr->cap = ncap;
+    /* cannot pass its bound (the buffer never holds more than total), so only FS_ENOMEM */
+    enum fs_err arc = fs_buf_append(&lr->buf, data, len);
+    if (arc != FS_OK) {
+        lr->err = arc;
+        return 1;
     }
-    memcpy(lr->buf + lr->len, data, len);
-    lr->len += len;
-    lr->buf[lr->len] = '\0';
     if (lr->phase == LR_WHOLE)
         return 0;
     enum fs_err rc = list_advance(lr);
@@ -739,7 +731,7 @@ static enum fs_err list_finish(struct listread *lr)
         return FS_EPARSE; /* ended inside the items */
     /* the whole body: its head is everything but the items */
     json_t *body = NULL;
-    enum fs_err rc = kube_json_load(lr->buf ? lr->buf : "", lr->len, 0, &body, NULL);
+    enum fs_err rc = kube_json_load(lr->buf.data ? lr->buf.data : "", lr->buf.len, 0, &body, NULL);
     if (rc != FS_OK)
         return rc;
     json_t *items = json_incref(json_object_get(body, "items"));
@@ -775,6 +767,7 @@ static enum fs_err relist(struct kube_informer *inf)
     char rv[64] = "";
     struct kube_status st;
     struct listread lr = {.inf = inf, .fresh = &fresh, .fresh_ix = fresh_ix};
+    fs_buf_init(&lr.buf, LIST_BODY_MAX, 1u << 16);
     strmap_init(&fresh);
     for (size_t k = 0; k < inf->nindexes; k++)
         strmap_init(&fresh_ix[k]);
@@ -797,7 +790,8 @@ static enum fs_err relist(struct kube_informer *inf)
         cont = NULL;
         if (rc != FS_OK)
             goto out;
-        lr.len = lr.total = 0;
+        fs_buf_reset(&lr.buf);
+        lr.total = 0;
         lr.phase = LR_HEAD;
         lr.err = FS_OK;
         rc = kube_client_stream(inf->c, path, 600, &inf->stop, list_data, &lr, &st);
@@ -828,7 +822,7 @@ static enum fs_err relist(struct kube_informer *inf)
 out:
     free(cont);
     free(lr.cont);
-    free(lr.buf);
+    fs_buf_release(&lr.buf);
     for (size_t k = 0; k < inf->nindexes; k++) {
         struct index tmp = {.keys = fresh_ix[k]};
         index_clear(&tmp);

@@ -10,43 +10,26 @@
 
 void kube_linebuf_init(struct kube_linebuf *lb, size_t max)
 {
-    memset(lb, 0, sizeof(*lb));
-    lb->max = max ? max : KUBE_WATCH_LINE_MAX_DEFAULT;
+    fs_buf_init(&lb->line, max ? max : KUBE_WATCH_LINE_MAX_DEFAULT, 4096);
 }
 
 void kube_linebuf_release(struct kube_linebuf *lb)
 {
-    free(lb->buf);
-    memset(lb, 0, sizeof(*lb));
+    fs_buf_release(&lb->line);
 }
 
 size_t kube_linebuf_pending(const struct kube_linebuf *lb)
 {
-    return lb->len;
+    return lb->line.len;
 }
 
+/* kube_linebuf_feed's contract: a line past the bound empties the buffer. */
 static enum fs_err lb_append(struct kube_linebuf *lb, const char *data, size_t n)
 {
-    if (lb->len + n > lb->max) {
-        lb->len = 0;
-        return FS_ERANGE;
-    }
-    if (lb->len + n + 1 > lb->cap) {
-        size_t ncap = lb->cap ? lb->cap : 4096;
-        while (ncap < lb->len + n + 1)
-            ncap *= 2;
-        if (ncap > lb->max + 1)
-            ncap = lb->max + 1;
-        char *nb = realloc(lb->buf, ncap);
-        if (!nb)
-            return FS_ENOMEM;
-        lb->buf = nb;
-        lb->cap = ncap;
-    }
-    memcpy(lb->buf + lb->len, data, n);
-    lb->len += n;
-    lb->buf[lb->len] = '\0';
-    return FS_OK;
+    enum fs_err rc = fs_buf_append(&lb->line, data, n);
+    if (rc == FS_ERANGE)
+        fs_buf_reset(&lb->line);
+    return rc;
 }
 
 enum fs_err kube_linebuf_feed(struct kube_linebuf *lb, const char *data, size_t len,
@@ -66,14 +49,15 @@ enum fs_err kube_linebuf_feed(struct kube_linebuf *lb, const char *data, size_t 
         rc = lb_append(lb, data, n);
         if (rc != FS_OK)
             return rc;
-        line = lb->buf;
-        line_len = lb->len;
+        line = lb->line.data;
+        line_len = lb->line.len;
         data += n + 1;
         len -= n + 1;
-        lb->len = 0;
-        if (line_len == 0 || (line_len == 1 && line[0] == '\r'))
-            continue;
-        if (fn(arg, line, line_len) != 0) {
+        /* the line is consumed either way; reset only after fn, which reads it in place */
+        int stop = line_len > 0 && !(line_len == 1 && line[0] == '\r') &&
+                   fn(arg, line, line_len) != 0;
+        fs_buf_reset(&lb->line);
+        if (stop) {
             if (stopped)
                 *stopped = 1;
             return FS_OK;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "common/buf.h"
 #include "common/fs_err.h"
 #include "kube/client.h"
 
@@ -18,10 +19,7 @@
 #define KUBE_WATCH_LINE_MAX_DEFAULT (16u * 1024u * 1024u) /* bytes; objects are <= ~1.5 MiB */
 
 struct kube_linebuf {
-    char *buf;
-    size_t len;   /* bytes of the current partial line */
-    size_t cap;
-    size_t max;   /* the longest line accepted, in bytes */
+    struct fs_buf line; /* the current partial line; its max is the longest line accepted */
 };
 
 /* Called once per complete line (without the '\n'; a trailing '\r' is kept; empty lines
