@@ -44,6 +44,11 @@ static const struct setting SETTINGS[] = {
     {"prometheus-url", K_STR, 0, 0},
     {"prometheus-network-query", K_STR, 0, 0},
     {"prometheus-timeout", K_DUR, 1, 60},
+    {"prometheus-ca-file", K_STR, 0, 0},
+    {"prometheus-insecure-skip-tls-verify", K_BOOL, 0, 0},
+    {"prometheus-bearer-token-file", K_STR, 0, 0},
+    {"prometheus-username", K_STR, 0, 0},
+    {"prometheus-password-file", K_STR, 0, 0},
     {"log-json", K_BOOL, 0, 0},
     {"verbose", K_BOOL, 0, 0},
 };
@@ -76,8 +81,13 @@ void ctl_opts_release(struct ctl_opts *o)
     free(o->scheduler_name);
     free(o->prom_url);
     free(o->prom_net_query);
+    free(o->prom_ca_file);
+    free(o->prom_token_file);
+    free(o->prom_username);
+    free(o->prom_password_file);
     o->kubeconfig = o->context = o->lease_ns = o->lease_name = o->scheduler_name = NULL;
-    o->prom_url = o->prom_net_query = NULL;
+    o->prom_url = o->prom_net_query = o->prom_ca_file = o->prom_token_file = NULL;
+    o->prom_username = o->prom_password_file = NULL;
 }
 
 static enum fs_err say(char *err, size_t errlen, enum fs_err rc, const char *fmt, const char *a, const char *b)
@@ -115,6 +125,14 @@ static int parse_number(const char *v, double min, double max, double *out)
     return 0;
 }
 
+static int has_control(const char *v)
+{
+    for (; *v; v++)
+        if ((unsigned char)*v < 0x20 || *v == 0x7f)
+            return 1;
+    return 0;
+}
+
 static enum fs_err set_str(char **field, const char *v)
 {
     char *s = strdup(v);
@@ -148,6 +166,8 @@ enum fs_err ctl_opts_set(struct ctl_opts *o, const char *name, const char *value
             o->leader_elect = !b;
         else if (strcmp(name, "log-json") == 0)
             o->log_json = b;
+        else if (strcmp(name, "prometheus-insecure-skip-tls-verify") == 0)
+            o->prom_insecure = b;
         else
             o->verbose = b;
         return FS_OK;
@@ -157,12 +177,19 @@ enum fs_err ctl_opts_set(struct ctl_opts *o, const char *name, const char *value
         if (strcmp(name, "prometheus-url") == 0 && strncmp(value, "http://", 7) != 0 &&
             strncmp(value, "https://", 8) != 0)
             return say(err, errlen, FS_EINVAL, "%s: %s is not an http:// or https:// URL", name, value);
+        /* RFC 7617: the user-id of basic auth cannot hold a colon (nor a control character) */
+        if (strcmp(name, "prometheus-username") == 0 && (strchr(value, ':') || has_control(value)))
+            return say(err, errlen, FS_EINVAL, "%s: %s has a colon or a control character", name, value);
         return set_str(strcmp(name, "kubeconfig") == 0                 ? &o->kubeconfig
                        : strcmp(name, "context") == 0                  ? &o->context
                        : strcmp(name, "lease-namespace") == 0          ? &o->lease_ns
                        : strcmp(name, "scheduler-name") == 0           ? &o->scheduler_name
                        : strcmp(name, "prometheus-url") == 0           ? &o->prom_url
                        : strcmp(name, "prometheus-network-query") == 0 ? &o->prom_net_query
+                       : strcmp(name, "prometheus-ca-file") == 0           ? &o->prom_ca_file
+                       : strcmp(name, "prometheus-bearer-token-file") == 0 ? &o->prom_token_file
+                       : strcmp(name, "prometheus-username") == 0          ? &o->prom_username
+                       : strcmp(name, "prometheus-password-file") == 0     ? &o->prom_password_file
                                                                        : &o->lease_name,
                        value);
     case K_ADDR: {
@@ -216,6 +243,34 @@ enum fs_err ctl_opts_set(struct ctl_opts *o, const char *name, const char *value
         return FS_OK;
     }
     return FS_EINVAL;
+}
+
+enum fs_err ctl_opts_check(const struct ctl_opts *o, char *err, size_t errlen)
+{
+    const char *tls = o->prom_ca_file ? "prometheus-ca-file"
+                      : o->prom_insecure ? "prometheus-insecure-skip-tls-verify"
+                                         : NULL;
+    const char *any = tls                      ? tls
+                      : o->prom_token_file     ? "prometheus-bearer-token-file"
+                      : o->prom_username       ? "prometheus-username"
+                      : o->prom_password_file  ? "prometheus-password-file"
+                                               : NULL;
+    if (any && !o->prom_url)
+        return say(err, errlen, FS_EINVAL, "%s is set but prometheus-url is not%s", any, "");
+    if (o->prom_token_file && (o->prom_username || o->prom_password_file))
+        return say(err, errlen, FS_EINVAL,
+                   "prometheus-bearer-token-file and %s are exclusive: a bearer token or basic auth%s",
+                   o->prom_username ? "prometheus-username" : "prometheus-password-file", "");
+    if (!o->prom_username != !o->prom_password_file)
+        return say(err, errlen, FS_EINVAL, "basic auth needs %s too%s",
+                   o->prom_username ? "prometheus-password-file" : "prometheus-username", "");
+    if (o->prom_ca_file && o->prom_insecure)
+        return say(err, errlen, FS_EINVAL,
+                   "prometheus-ca-file and prometheus-insecure-skip-tls-verify are exclusive: the CA would be "
+                   "ignored%s%s", "", "");
+    if (tls && strncmp(o->prom_url, "https://", 8) != 0)
+        return say(err, errlen, FS_EINVAL, "%s needs an https:// prometheus-url%s", tls, "");
+    return FS_OK;
 }
 
 enum fs_err ctl_opts_load_yaml(struct ctl_opts *o, const char *buf, size_t len, const char *what, char *err,

@@ -40,6 +40,11 @@ struct ctl_opts {
     char *prom_url;           /* Prometheus base URL for network usage (NULL: network is not sampled) */
     char *prom_net_query;     /* PromQL giving bytes/s per pod (NULL: CTL_DEFAULT_NETWORK_QUERY) */
     double prom_timeout_s;    /* bound of one Prometheus query */
+    char *prom_ca_file;       /* PEM bundle verifying Prometheus's certificate (NULL: system store) */
+    int prom_insecure;        /* Prometheus's certificate is not verified */
+    char *prom_token_file;    /* bearer token, re-read before every query (NULL: none) */
+    char *prom_username;      /* basic auth with the password in prom_password_file (NULL: none) */
+    char *prom_password_file;
     int log_json, verbose;
 };
 
@@ -52,6 +57,13 @@ void ctl_opts_release(struct ctl_opts *o);
  * means leader-elect false). FS_ENOTFOUND for an unknown name, FS_EINVAL for a bad value;
  * err says which and why. */
 enum fs_err ctl_opts_set(struct ctl_opts *o, const char *name, const char *value, char *err, size_t errlen);
+
+/* Checks what single settings cannot: settings that only mean something together. Called
+ * once every source is applied. FS_EINVAL with err naming the settings: a bearer token and
+ * basic auth together, a username without a password file or the reverse, a CA file with
+ * skipped verification, TLS settings with an http:// URL, Prometheus settings without
+ * prometheus-url. */
+enum fs_err ctl_opts_check(const struct ctl_opts *o, char *err, size_t errlen);
 
 /* Applies a YAML mapping of settings (what is the file name used in messages). Stops at
  * the first error: FS_EPARSE (not YAML, not a mapping of scalars, duplicate key),

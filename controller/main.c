@@ -1886,6 +1886,12 @@ static void usage(void)
             "  --prometheus-network-query Q  PromQL giving bytes/s per pod, one series per pod labelled\n"
             "                           namespace and pod (default: " CTL_DEFAULT_NETWORK_QUERY ")\n"
             "  --prometheus-timeout D   bound of one Prometheus query (default: 5s)\n"
+            "  --prometheus-ca-file PATH  PEM bundle verifying an https:// Prometheus (default: system store)\n"
+            "  --prometheus-insecure-skip-tls-verify  do not verify Prometheus's certificate (a warning is logged)\n"
+            "  --prometheus-bearer-token-file PATH  sent as a bearer token, re-read before every query\n"
+            "                           (e.g. /var/run/secrets/kubernetes.io/serviceaccount/token)\n"
+            "  --prometheus-username NAME  basic auth, with --prometheus-password-file PATH (re-read before\n"
+            "                           every query); exclusive with the bearer token\n"
             "  --requeue D              queued tasks are re-evaluated at least this often (default: 30s)\n"
             "  --anomaly-tolerance F    usage above p90*(1+F) counts as above the band (default: 0.1)\n"
             "  --learn-min-runs N       completed runs before a TaskProfile predicts (default: 3)\n"
@@ -1916,7 +1922,10 @@ int main(int argc, char **argv)
         {"headroom", required_argument, 0, 0}, {"horizon", required_argument, 0, 0},
         {"qps", required_argument, 0, 0}, {"workers", required_argument, 0, 0},
         {"prometheus-url", required_argument, 0, 0}, {"prometheus-network-query", required_argument, 0, 0},
-        {"prometheus-timeout", required_argument, 0, 0},
+        {"prometheus-timeout", required_argument, 0, 0}, {"prometheus-ca-file", required_argument, 0, 0},
+        {"prometheus-insecure-skip-tls-verify", no_argument, 0, 0},
+        {"prometheus-bearer-token-file", required_argument, 0, 0},
+        {"prometheus-username", required_argument, 0, 0}, {"prometheus-password-file", required_argument, 0, 0},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     /* two passes: the file first, then every flag over it */
     for (int pass = 0; pass < 2; pass++) {
@@ -1956,6 +1965,11 @@ int main(int argc, char **argv)
         ctl_opts_release(&c.o);
         return 2;
     }
+    if (ctl_opts_check(&c.o, err, sizeof(err)) != FS_OK) {
+        fprintf(stderr, "%s\n", err);
+        ctl_opts_release(&c.o);
+        return 2;
+    }
     if (c.o.verbose)
         level = LOG_DEBUG;
     if (c.o.log_json)
@@ -1970,14 +1984,23 @@ int main(int argc, char **argv)
     pthread_mutex_init(&c.admit_mu, NULL);
     enum fs_err rc;
     if (c.o.prom_url) {
-        struct netrate_opts no = {c.o.prom_url, c.o.prom_net_query ? c.o.prom_net_query : CTL_DEFAULT_NETWORK_QUERY,
-                                  c.o.prom_timeout_s, c.o.sample_s, &c.leader};
+        struct netrate_opts no = {c.o.prom_url,
+                                  c.o.prom_net_query ? c.o.prom_net_query : CTL_DEFAULT_NETWORK_QUERY,
+                                  c.o.prom_timeout_s,
+                                  c.o.sample_s,
+                                  &c.leader,
+                                  {c.o.prom_ca_file, c.o.prom_insecure, c.o.prom_token_file, c.o.prom_username,
+                                   c.o.prom_password_file}};
         if ((rc = netrate_start(&no, &c.net, err, sizeof(err))) != FS_OK) {
-            log_err("--prometheus-url: %s", err);
+            log_err("prometheus: %s", err);
             return 2;
         }
+        if (c.o.prom_insecure)
+            log_warn("prometheus's TLS certificate is not verified (--prometheus-insecure-skip-tls-verify): "
+                     "anyone on the path can read the credentials and forge the answers");
         const char *kv[] = {"url", c.o.prom_url, "query",
-                            c.o.prom_net_query ? c.o.prom_net_query : CTL_DEFAULT_NETWORK_QUERY, NULL};
+                            c.o.prom_net_query ? c.o.prom_net_query : CTL_DEFAULT_NETWORK_QUERY, "auth",
+                            c.o.prom_token_file ? "bearer" : c.o.prom_username ? "basic" : "none", NULL};
         log_kv(LOG_INFO, "network usage from prometheus", kv);
     }
     if (c.o.kubeconfig)

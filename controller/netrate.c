@@ -95,8 +95,13 @@ static void *reader(void *arg)
             time_t now = time(NULL);
             if (rc != FS_OK && (strcmp(err, last_err) != 0 || now - last_warn >= 60)) {
                 /* said when it changes, else once a minute: a Prometheus that is down is one story */
+                long status = prom_client_last_status(n->pc);
                 const char *kv[] = {"url", n->url, "error", err, NULL};
-                log_kv(LOG_WARN, "cannot read network usage from prometheus; network is not sampled meanwhile", kv);
+                log_kv(LOG_WARN,
+                       status == 401 || status == 403
+                           ? "prometheus authentication failed; network is not sampled meanwhile"
+                           : "cannot read network usage from prometheus; network is not sampled meanwhile",
+                       kv);
                 snprintf(last_err, sizeof(last_err), "%s", err);
                 last_warn = now;
             } else if (rc == FS_OK && last_err[0]) {
@@ -136,7 +141,7 @@ enum fs_err netrate_start(const struct netrate_opts *o, struct netrate **out, ch
         netrate_free(n);
         return fs_say(err, errlen, FS_ENOMEM, "out of memory");
     }
-    enum fs_err rc = prom_client_new(n->url, o->timeout_s, &n->pc, err, errlen);
+    enum fs_err rc = prom_client_new(n->url, o->timeout_s, &o->auth, &n->pc, err, errlen);
     if (rc != FS_OK) {
         netrate_free(n);
         return rc;

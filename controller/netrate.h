@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/fs_err.h"
+#include "prom/prom.h"
 
 struct netrate_opts {
     const char *url;    /* Prometheus base URL */
@@ -15,6 +16,7 @@ struct netrate_opts {
     double timeout_s;   /* bound of one query */
     double period_s;    /* between queries; an answer older than 3 periods + timeout is stale */
     const volatile int *active; /* queries only while *active (the leader); NULL: always */
+    struct prom_auth auth;      /* TLS and credentials (all zero: none); copied at the start */
 };
 
 struct netrate_counts {
@@ -24,7 +26,9 @@ struct netrate_counts {
 
 struct netrate;
 
-/* Starts the reading thread. FS_EINVAL with err saying why for a bad URL or timeout. */
+/* Starts the reading thread. FS_EINVAL with err saying why for a bad URL, timeout or
+ * auth combination; FS_EIO or FS_EPARSE naming the CA, token or password file that cannot
+ * be read or holds nothing usable. */
 enum fs_err netrate_start(const struct netrate_opts *o, struct netrate **out, char *err, size_t errlen);
 /* Stops and joins the thread, frees everything; NULL is fine. */
 void netrate_stop(struct netrate *n);

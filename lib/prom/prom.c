@@ -1,6 +1,7 @@
 /* Prometheus HTTP API instant queries (see prom.h). Every failure leaves a message saying
  * what went wrong in the caller's buffer; an answer larger than the bound is cut off, never
- * buffered whole. */
+ * buffered whole. Tokens and passwords live on the stack for one query's set-up only (curl
+ * keeps its own copy) and are wiped there: they never reach a message. */
 #include "prom.h"
 
 #include <errno.h>
@@ -11,11 +12,16 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 struct prom_client {
     CURL *h;
     char base[PROM_MAX_URL];
     long timeout_ms;
+    char *ca_file, *token_file, *username, *password_file; /* owned copies, NULL: unset */
+    int insecure;
+    long last_status; /* of the last answer, 0: none */
 };
 
 void prom_vector_init(struct prom_vector *v)
@@ -124,10 +130,120 @@ out:
 
 /* ---- the client ----------------------------------------------------------------------- */
 
-enum fs_err prom_client_new(const char *base_url, double timeout_s, struct prom_client **out, char *err,
-                            size_t errlen)
+/* Reads a token or password file into buf (cap bytes, NUL-terminated), surrounding white
+ * space trimmed as Prometheus itself does for its *_file settings. A token goes into an
+ * HTTP header: a control character in it is refused rather than sent. On failure buf is
+ * wiped and err names the file, never its content. */
+static enum fs_err read_secret(const char *path, const char *what, int header_safe, char *buf, size_t cap, char *err,
+                               size_t errlen)
 {
+    enum fs_err rc = FS_EIO;
+    FILE *f = fopen(path, "rb");
+    buf[0] = '\0';
+    if (!f)
+        return fs_say(err, errlen, FS_EIO, "cannot read the %s %s: %s", what, path, strerror(errno));
+    size_t n = fread(buf, 1, cap, f);
+    if (ferror(f)) {
+        fs_say(err, errlen, rc, "cannot read the %s %s: %s", what, path, strerror(errno));
+        goto out;
+    }
+    if (n >= cap) {
+        rc = fs_say(err, errlen, FS_ERANGE, "the %s %s is larger than %zu bytes", what, path, cap - 1);
+        goto out;
+    }
+    size_t a = 0;
+    while (n && strchr(" \t\r\n", buf[n - 1]))
+        n--;
+    while (a < n && strchr(" \t\r\n", buf[a]))
+        a++;
+    memmove(buf, buf + a, n - a);
+    n -= a;
+    buf[n] = '\0';
+    if (!n) {
+        rc = fs_say(err, errlen, FS_EINVAL, "the %s %s is empty", what, path);
+        goto out;
+    }
+    for (size_t i = 0; header_safe && i < n; i++)
+        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
+            rc = fs_say(err, errlen, FS_EINVAL, "the %s %s holds a control character", what, path);
+            goto out;
+        }
+    rc = FS_OK;
+out:
+    if (rc != FS_OK)
+        explicit_bzero(buf, cap);
+    fclose(f);
+    return rc;
+}
+
+/* A CA file that cannot be read or holds no certificate would otherwise show up only as a
+ * TLS failure of every query. */
+static enum fs_err check_ca_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return fs_say(err, errlen, FS_EIO, "cannot read the CA file %s: %s", path, strerror(errno));
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!x)
+        return fs_say(err, errlen, FS_EPARSE, "the CA file %s holds no PEM certificate", path);
+    X509_free(x);
+    return FS_OK;
+}
+
+/* Credentials written into the URL (https://user:pass@host) would be printed with it in
+ * every log line and error: curl's URL parser finds them. */
+static enum fs_err check_no_userinfo(const char *url, char *err, size_t errlen)
+{
+    CURLU *u = curl_url();
+    if (!u)
+        return fs_say(err, errlen, FS_ENOMEM, "out of memory");
+    enum fs_err rc = FS_OK;
+    char *user = NULL;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+        rc = fs_say(err, errlen, FS_EINVAL, "the prometheus URL is not a URL");
+    else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+        rc = fs_say(err, errlen, FS_EINVAL,
+                    "the prometheus URL carries credentials (user:password@): give them as a username and a "
+                    "password file instead");
+    curl_free(user);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+static enum fs_err check_auth(const struct prom_auth *a, char *err, size_t errlen)
+{
+    char secret[PROM_MAX_SECRET];
+    enum fs_err rc = FS_OK;
+    if (a->bearer_token_file && (a->username || a->password_file))
+        return fs_say(err, errlen, FS_EINVAL, "a bearer token and basic auth together: choose one");
+    if (!a->username != !a->password_file)
+        return fs_say(err, errlen, FS_EINVAL, "basic auth needs both a username and a password file");
+    if (a->ca_file && a->insecure_skip_verify)
+        return fs_say(err, errlen, FS_EINVAL, "a CA file and skipping TLS verification together: choose one");
+    if (a->ca_file && (rc = check_ca_file(a->ca_file, err, errlen)) != FS_OK)
+        return rc;
+    if (a->bearer_token_file)
+        rc = read_secret(a->bearer_token_file, "bearer token file", 1, secret, sizeof(secret), err, errlen);
+    else if (a->password_file)
+        rc = read_secret(a->password_file, "password file", 0, secret, sizeof(secret), err, errlen);
+    explicit_bzero(secret, sizeof(secret));
+    return rc;
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+    return src && !(*dst = strdup(src));
+}
+
+enum fs_err prom_client_new(const char *base_url, double timeout_s, const struct prom_auth *auth,
+                            struct prom_client **out, char *err, size_t errlen)
+{
+    static const struct prom_auth none;
+    enum fs_err rc;
     *out = NULL;
+    if (!auth)
+        auth = &none;
     if (!base_url || (strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0))
         return fs_say(err, errlen, FS_EINVAL, "prometheus URL %.100s does not start with http:// or https://",
                       base_url ? base_url : "(none)");
@@ -137,18 +253,30 @@ enum fs_err prom_client_new(const char *base_url, double timeout_s, struct prom_
     size_t scheme = base_url[4] == ':' ? strlen("http://") : strlen("https://");
     if (len + sizeof("/api/v1/query") >= PROM_MAX_URL || len <= scheme)
         return fs_say(err, errlen, FS_EINVAL, "prometheus URL %.100s has no host or is too long", base_url);
-    if (strchr(base_url, '?') || strchr(base_url, '#') || strpbrk(base_url, " \t\r\n"))
-        return fs_say(err, errlen, FS_EINVAL, "prometheus URL %.100s has a query, a fragment or a space", base_url);
+    if (strpbrk(base_url, " \t\r\n"))
+        return fs_say(err, errlen, FS_EINVAL, "prometheus URL %.100s has a space", base_url);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if ((rc = check_no_userinfo(base_url, err, errlen)) != FS_OK)
+        return rc;
+    if (strchr(base_url, '?') || strchr(base_url, '#'))
+        return fs_say(err, errlen, FS_EINVAL, "prometheus URL %.100s has a query or a fragment", base_url);
     if (!(timeout_s >= 0.1 && timeout_s <= 600))
         return fs_say(err, errlen, FS_EINVAL, "prometheus timeout must be from 0.1 s to 600 s");
+    if ((rc = check_auth(auth, err, errlen)) != FS_OK)
+        return rc;
     struct prom_client *pc = calloc(1, sizeof(*pc));
     if (!pc)
         return fs_say(err, errlen, FS_ENOMEM, "out of memory");
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (dup_opt(&pc->ca_file, auth->ca_file) || dup_opt(&pc->token_file, auth->bearer_token_file) ||
+        dup_opt(&pc->username, auth->username) || dup_opt(&pc->password_file, auth->password_file)) {
+        prom_client_free(pc);
+        return fs_say(err, errlen, FS_ENOMEM, "out of memory");
+    }
     if (!(pc->h = curl_easy_init())) {
-        free(pc);
+        prom_client_free(pc);
         return fs_say(err, errlen, FS_ENOMEM, "cannot set up a curl handle");
     }
+    pc->insecure = auth->insecure_skip_verify;
     snprintf(pc->base, sizeof(pc->base), "%.*s", (int)len, base_url);
     pc->timeout_ms = (long)llround(timeout_s * 1000);
     *out = pc;
@@ -159,8 +287,68 @@ void prom_client_free(struct prom_client *pc)
 {
     if (!pc)
         return;
-    curl_easy_cleanup(pc->h);
+    if (pc->h)
+        curl_easy_cleanup(pc->h);
+    free(pc->ca_file);
+    free(pc->token_file);
+    free(pc->username);
+    free(pc->password_file);
     free(pc);
+}
+
+long prom_client_last_status(const struct prom_client *pc)
+{
+    return pc ? pc->last_status : 0;
+}
+
+/* TLS options and credentials of one query. The secret is read again every time: a rotated
+ * token file is used from the next query on, without a restart. */
+static enum fs_err set_tls_and_auth(struct prom_client *pc, char *err, size_t errlen)
+{
+    CURL *h = pc->h;
+    char secret[PROM_MAX_SECRET];
+    enum fs_err rc = FS_OK;
+    if (pc->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, pc->ca_file);
+    if (pc->insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (pc->token_file) {
+        if ((rc = read_secret(pc->token_file, "bearer token file", 1, secret, sizeof(secret), err, errlen)) != FS_OK)
+            return rc;
+        /* the only method allowed: curl sends it with the first request, no challenge needed */
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+        curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, secret); /* curl copies it */
+    } else if (pc->username) {
+        if ((rc = read_secret(pc->password_file, "password file", 0, secret, sizeof(secret), err, errlen)) != FS_OK)
+            return rc;
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(h, CURLOPT_USERNAME, pc->username);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, secret);
+    }
+    explicit_bzero(secret, sizeof(secret));
+    return rc;
+}
+
+/* curl's codes for a TLS handshake or certificate that failed (60: the certificate could not
+ * be verified against the CA or names another host). */
+static int tls_failure(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 struct body {
@@ -224,17 +412,37 @@ enum fs_err prom_query(struct prom_client *pc, const char *query, const char *co
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+    pc->last_status = 0;
+    if ((rc = set_tls_and_auth(pc, err, errlen)) != FS_OK)
+        goto out;
     CURLcode cc = curl_easy_perform(h);
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    pc->last_status = code;
     if (cc != CURLE_OK) {
+        const char *why = cerr[0] ? cerr : curl_easy_strerror(cc);
         rc = b.too_big ? FS_ERANGE : cc == CURLE_OPERATION_TIMEDOUT ? FS_ETIMEOUT
              : cc == CURLE_WRITE_ERROR                             ? FS_ENOMEM
                                                                    : FS_EIO;
         if (b.too_big)
             fs_say(err, errlen, rc, "prometheus %s answered more than %u bytes", pc->base, PROM_MAX_RESPONSE_BYTES);
+        else if (cc == CURLE_PEER_FAILED_VERIFICATION)
+            fs_say(err, errlen, rc, "TLS verification of prometheus %s failed (not signed by the CA%s, or issued for "
+                   "another host): %s", pc->base, pc->ca_file ? " file" : "s of the system store", why);
+        else if (tls_failure(cc))
+            fs_say(err, errlen, rc, "TLS with prometheus %s failed: %s", pc->base, why);
         else
-            fs_say(err, errlen, rc, "cannot query prometheus %s: %s", pc->base, cerr[0] ? cerr : curl_easy_strerror(cc));
+            fs_say(err, errlen, rc, "cannot query prometheus %s: %s", pc->base, why);
+        goto out;
+    }
+    /* not Prometheus's JSON: the proxy in front of it (thanos-querier's kube-rbac-proxy) or
+     * its own basic_auth_users refused the credentials, or none were given */
+    if (code == 401 || code == 403) {
+        rc = fs_say(err, errlen, FS_EHTTP, "authentication failed: prometheus %s answered HTTP %ld (%s)", pc->base,
+                    code,
+                    code == 403                           ? "the credentials may not query"
+                    : pc->token_file || pc->username ? "the credentials were refused"
+                                                          : "credentials are needed");
         goto out;
     }
     /* Prometheus answers errors (400 bad_data, 422 execution, 503 timeout) with its JSON

@@ -156,14 +156,14 @@ static void test_client_refuses_bad_urls(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct prom_client *pc = (struct prom_client *)1;
         char err[200] = "";
-        if (prom_client_new(bad[i], 5, &pc, err, sizeof(err)) != FS_EINVAL || pc || !err[0])
+        if (prom_client_new(bad[i], 5, NULL, &pc, err, sizeof(err)) != FS_EINVAL || pc || !err[0])
             fail_msg("%s was accepted (err \"%s\")", bad[i], err);
     }
     struct prom_client *pc = NULL;
     char err[200] = "";
-    assert_int_equal(prom_client_new("http://127.0.0.1:9090", 0, &pc, err, sizeof(err)), FS_EINVAL);
+    assert_int_equal(prom_client_new("http://127.0.0.1:9090", 0, NULL, &pc, err, sizeof(err)), FS_EINVAL);
     assert_non_null(strstr(err, "timeout"));
-    assert_int_equal(prom_client_new("http://127.0.0.1:9090/prom/", 2, &pc, err, sizeof(err)), FS_OK);
+    assert_int_equal(prom_client_new("http://127.0.0.1:9090/prom/", 2, NULL, &pc, err, sizeof(err)), FS_OK);
     prom_client_free(pc);
 }
 
@@ -174,7 +174,7 @@ static void test_unreachable_server(void **state)
     struct prom_client *pc = NULL;
     struct prom_vector v;
     char err[300] = "";
-    assert_int_equal(prom_client_new("http://127.0.0.1:1/", 2, &pc, err, sizeof(err)), FS_OK);
+    assert_int_equal(prom_client_new("http://127.0.0.1:1/", 2, NULL, &pc, err, sizeof(err)), FS_OK);
     enum fs_err rc = prom_query(pc, "up", KEYS, 2, &v, err, sizeof(err));
     assert_true(rc == FS_EIO || rc == FS_ETIMEOUT);
     assert_non_null(strstr(err, "http://127.0.0.1:1"));
@@ -235,7 +235,7 @@ static struct prom_client *client_for(void **state, const char *prefix, double t
     struct prom_client *pc = NULL;
     char err[200] = "";
     snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", httpd_port(*state), prefix);
-    if (prom_client_new(url, timeout_s, &pc, err, sizeof(err)) != FS_OK)
+    if (prom_client_new(url, timeout_s, NULL, &pc, err, sizeof(err)) != FS_OK)
         fail_msg("%s", err);
     return pc;
 }
