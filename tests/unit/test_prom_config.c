@@ -1,6 +1,8 @@
 /* Unit tests for the controller's Prometheus settings (controller/config): the defaults leave
- * network unsampled, the file keys and the flags set the URL, the PromQL and the timeout, and
- * a URL that is not http(s) or a timeout out of range is refused with the key named. */
+ * network unsampled, the file keys and the flags set the URL, the PromQL, the timeout, TLS
+ * and credentials, a URL that is not http(s) or a timeout out of range is refused with the
+ * key named, and settings that exclude each other or need another are refused by
+ * ctl_opts_check naming both. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,12 +85,123 @@ static void test_refusals(void **state)
     ctl_opts_release(&o);
 }
 
+static void test_tls_and_auth_settings(void **state)
+{
+    (void)state;
+    struct ctl_opts o;
+    char err[300] = "";
+    ctl_opts_init(&o);
+    assert_null(o.prom_ca_file);
+    assert_int_equal(o.prom_insecure, 0);
+    assert_null(o.prom_token_file);
+    assert_null(o.prom_username);
+    assert_null(o.prom_password_file);
+    const char *y = "prometheus-url: https://thanos-querier.openshift-monitoring.svc:9091\n"
+                    "prometheus-ca-file: /etc/foresight/prometheus-ca/ca.crt\n"
+                    "prometheus-bearer-token-file: /var/run/secrets/kubernetes.io/serviceaccount/token\n";
+    assert_int_equal(ctl_opts_load_yaml(&o, y, strlen(y), "c.yaml", err, sizeof(err)), FS_OK);
+    assert_string_equal(o.prom_ca_file, "/etc/foresight/prometheus-ca/ca.crt");
+    assert_string_equal(o.prom_token_file, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+    assert_int_equal(ctl_opts_check(&o, err, sizeof(err)), FS_OK);
+    ctl_opts_release(&o);
+    assert_null(o.prom_ca_file);
+    assert_null(o.prom_token_file);
+
+    ctl_opts_init(&o);
+    y = "prometheus-url: https://prometheus.example/api/prom\n"
+        "prometheus-insecure-skip-tls-verify: true\n"
+        "prometheus-username: foresight\n"
+        "prometheus-password-file: /etc/foresight/prometheus-auth/password\n";
+    assert_int_equal(ctl_opts_load_yaml(&o, y, strlen(y), "c.yaml", err, sizeof(err)), FS_OK);
+    assert_int_equal(o.prom_insecure, 1);
+    assert_string_equal(o.prom_username, "foresight");
+    assert_string_equal(o.prom_password_file, "/etc/foresight/prometheus-auth/password");
+    assert_int_equal(ctl_opts_check(&o, err, sizeof(err)), FS_OK);
+    /* the flag after the file (a boolean flag has no value on the command line) */
+    assert_int_equal(ctl_opts_set(&o, "prometheus-insecure-skip-tls-verify", "false", err, sizeof(err)), FS_OK);
+    assert_int_equal(o.prom_insecure, 0);
+    assert_int_equal(ctl_opts_set(&o, "prometheus-insecure-skip-tls-verify", NULL, err, sizeof(err)), FS_OK);
+    assert_int_equal(o.prom_insecure, 1);
+    ctl_opts_release(&o);
+}
+
+static void test_tls_and_auth_refusals(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key, *value, *says;
+    } bad[] = {
+        {"prometheus-username", "a:b", "prometheus-username: a:b has a colon"},
+        {"prometheus-username", "", "prometheus-username: empty"},
+        {"prometheus-ca-file", "", "prometheus-ca-file: empty"},
+        {"prometheus-bearer-token-file", "", "prometheus-bearer-token-file: empty"},
+        {"prometheus-password-file", "", "prometheus-password-file: empty"},
+        {"prometheus-insecure-skip-tls-verify", "maybe", "maybe is not true or false"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct ctl_opts o;
+        char err[300] = "";
+        ctl_opts_init(&o);
+        enum fs_err rc = ctl_opts_set(&o, bad[i].key, bad[i].value, err, sizeof(err));
+        if (rc != FS_EINVAL || !strstr(err, bad[i].says))
+            fail_msg("%s=%s: rc %d, err \"%s\"", bad[i].key, bad[i].value, rc, err);
+        ctl_opts_release(&o);
+    }
+}
+
+/* combinations: each file is valid setting by setting, the check names what clashes */
+static void test_combinations_checked(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml, *says;
+    } bad[] = {
+        {"prometheus-url: https://p\nprometheus-bearer-token-file: /t\nprometheus-username: u\n"
+         "prometheus-password-file: /p\n",
+         "prometheus-bearer-token-file and prometheus-username are exclusive"},
+        {"prometheus-url: https://p\nprometheus-bearer-token-file: /t\nprometheus-password-file: /p\n",
+         "prometheus-bearer-token-file and prometheus-password-file are exclusive"},
+        {"prometheus-url: https://p\nprometheus-username: u\n", "basic auth needs prometheus-password-file"},
+        {"prometheus-url: https://p\nprometheus-password-file: /p\n", "basic auth needs prometheus-username"},
+        {"prometheus-url: https://p\nprometheus-ca-file: /ca\nprometheus-insecure-skip-tls-verify: true\n",
+         "prometheus-ca-file and prometheus-insecure-skip-tls-verify are exclusive"},
+        {"prometheus-url: http://p:9090\nprometheus-ca-file: /ca\n",
+         "prometheus-ca-file needs an https:// prometheus-url"},
+        {"prometheus-url: http://p:9090\nprometheus-insecure-skip-tls-verify: true\n",
+         "prometheus-insecure-skip-tls-verify needs an https:// prometheus-url"},
+        {"prometheus-bearer-token-file: /t\n", "prometheus-bearer-token-file is set but prometheus-url is not"},
+        {"prometheus-ca-file: /ca\n", "prometheus-ca-file is set but prometheus-url is not"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct ctl_opts o;
+        char err[300] = "";
+        ctl_opts_init(&o);
+        assert_int_equal(ctl_opts_load_yaml(&o, bad[i].yaml, strlen(bad[i].yaml), "c.yaml", err, sizeof(err)), FS_OK);
+        enum fs_err rc = ctl_opts_check(&o, err, sizeof(err));
+        if (rc != FS_EINVAL || !strstr(err, bad[i].says))
+            fail_msg("case %zu: rc %d, err \"%s\", expected \"%s\"", i, rc, err, bad[i].says);
+        ctl_opts_release(&o);
+    }
+    /* bearer over plain http (a sidecar proxy in the pod) and no Prometheus at all are fine */
+    struct ctl_opts o;
+    char err[300] = "";
+    ctl_opts_init(&o);
+    assert_int_equal(ctl_opts_check(&o, err, sizeof(err)), FS_OK);
+    const char *y = "prometheus-url: http://127.0.0.1:9091\nprometheus-bearer-token-file: /t\n";
+    assert_int_equal(ctl_opts_load_yaml(&o, y, strlen(y), "c.yaml", err, sizeof(err)), FS_OK);
+    assert_int_equal(ctl_opts_check(&o, err, sizeof(err)), FS_OK);
+    ctl_opts_release(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_file_and_flags),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_tls_and_auth_settings),
+        cmocka_unit_test(test_tls_and_auth_refusals),
+        cmocka_unit_test(test_combinations_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
