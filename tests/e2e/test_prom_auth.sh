@@ -6,16 +6,20 @@
 # that did not sign the server, and the system store, say TLS verification failed; skipping
 # verification works without a CA. Then foresight-controller itself: an unreadable CA or
 # password file and a bearer token with basic auth stop it with the file or the flags named,
-# and skipping verification is warned about. Needs no cluster; the bearer token's header is
-# tested in tests/unit/test_prom_auth.c (Prometheus does not check tokens).
+# and skipping verification is warned about. Last, the chart mounts a CA ConfigMap and a
+# token Secret and passes them as flags, and refuses a token with basic auth. Needs no
+# cluster (helm from _out/bin); the bearer token's header is tested in
+# tests/unit/test_prom_auth.c (Prometheus does not check tokens).
 source "$(dirname "$0")/lib.sh"
 
+CHART=$(cd "$(dirname "$0")/../../charts/foresight" && pwd)
 Q=$BIN/e2e/prom_query
 CTL=$BIN/bin/foresight-controller
 [ -x "$Q" ] || fail "build first: $Q is needed"
 [ -x "$CTL" ] || fail "build first: $CTL is needed"
 command -v prometheus >/dev/null || fail "prometheus is needed (apt package prometheus)"
 command -v openssl >/dev/null || fail "the openssl CLI is needed"
+command -v helm >/dev/null || fail "helm is needed (make tools; tests/e2e/run.sh puts _out/bin on PATH)"
 WORK=$(mktemp -d)
 PROM_PID=
 cleanup() {
@@ -147,4 +151,23 @@ expect_exit "bearer and basic" 2 "prometheus-bearer-token-file and prometheus-us
 expect_exit "skipping verification" 1 "TLS certificate is not verified" \
   --prometheus-url "$URL" --prometheus-insecure-skip-tls-verify --prometheus-username foresight \
   --prometheus-password-file password
+
+# the chart: the CA from a ConfigMap and a token from a Secret are mounted as whole volumes
+# (a rotated key reaches the pod) and passed as flags; a token with basic auth is refused
+helm template x "$CHART" --kube-version 1.33.0 --set controller.prometheus.url=https://p:9091 \
+  --set controller.prometheus.caConfigMap.name=svc-ca --set controller.prometheus.caConfigMap.key=service-ca.crt \
+  --set controller.prometheus.bearerTokenSecret.name=tok >chart.yaml 2>chart.err || fail "helm template: $(cat chart.err)"
+for want in '"--prometheus-ca-file=/etc/foresight/prometheus-ca/ca.crt"' \
+  '"--prometheus-bearer-token-file=/etc/foresight/prometheus-token/token"' \
+  '{name: prometheus-ca, mountPath: /etc/foresight/prometheus-ca, readOnly: true}' \
+  '- key: service-ca.crt' 'name: svc-ca' 'secretName: tok'; do
+  grep -qF -- "$want" chart.yaml || fail "the chart does not render $want"
+done
+if helm template x "$CHART" --kube-version 1.33.0 --set controller.prometheus.url=https://p \
+  --set controller.prometheus.bearerTokenFile=/t --set controller.prometheus.username=u \
+  --set controller.prometheus.passwordSecret.name=s >/dev/null 2>chart.err; then
+  fail "the chart accepted a bearer token with basic auth"
+fi
+grep -q "are exclusive" chart.err || fail "the chart's refusal does not say why: $(cat chart.err)"
+info "chart: CA ConfigMap and token Secret mounted and passed; bearer with basic auth refused"
 info "prometheus TLS and basic auth: ok"
