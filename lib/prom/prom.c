@@ -15,6 +15,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/buf.h"
+
 struct prom_client {
     CURL *h;
     char base[PROM_MAX_URL];
@@ -352,43 +354,28 @@ static int tls_failure(CURLcode cc)
 }
 
 struct body {
-    char *p;
-    size_t len, cap;
+    struct fs_buf buf; /* bounded by PROM_MAX_RESPONSE_BYTES */
     int too_big;
 };
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 {
     struct body *b = arg;
-    size_t n = size * nmemb;
-    if (n > PROM_MAX_RESPONSE_BYTES - b->len) {
+    enum fs_err rc = fs_buf_append(&b->buf, ptr, size * nmemb);
+    if (rc == FS_ERANGE)
         b->too_big = 1;
-        return 0; /* curl stops: CURLE_WRITE_ERROR */
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 16384;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return 0;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, ptr, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
+    return rc == FS_OK ? size * nmemb : 0; /* 0: curl stops, CURLE_WRITE_ERROR */
 }
 
 enum fs_err prom_query(struct prom_client *pc, const char *query, const char *const *keys, size_t n_keys,
                        struct prom_vector *v, char *err, size_t errlen)
 {
     enum fs_err rc;
-    struct body b = {0};
+    struct body b = {.too_big = 0};
     char url[PROM_MAX_URL + 4096], cerr[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdr = NULL;
     prom_vector_init(v);
+    fs_buf_init(&b.buf, PROM_MAX_RESPONSE_BYTES, 16384);
     char *q = query && query[0] ? curl_easy_escape(pc->h, query, 0) : NULL;
     if (!q)
         return fs_say(err, errlen, query && query[0] ? FS_ENOMEM : FS_EINVAL, "no query to run");
@@ -447,13 +434,13 @@ enum fs_err prom_query(struct prom_client *pc, const char *query, const char *co
     }
     /* Prometheus answers errors (400 bad_data, 422 execution, 503 timeout) with its JSON
      * error body: its message is the useful part */
-    rc = prom_vector_parse(b.p ? b.p : "", b.len, keys, n_keys, v, err, errlen);
+    rc = prom_vector_parse(b.buf.data ? b.buf.data : "", b.buf.len, keys, n_keys, v, err, errlen);
     if (code / 100 != 2 && rc != FS_EHTTP) {
         prom_vector_release(v);
         rc = fs_say(err, errlen, FS_EHTTP, "prometheus %s answered HTTP %ld", pc->base, code);
     }
 out:
     curl_slist_free_all(hdr);
-    free(b.p);
+    fs_buf_release(&b.buf);
     return rc;
 }
