@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -187,8 +188,10 @@ static enum fs_err check_ca_file(const char *path, char *err, size_t errlen)
         return fs_say(err, errlen, FS_EIO, "cannot read the CA file %s: %s", path, strerror(errno));
     X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
     fclose(f);
-    if (!x)
+    if (!x) {
+        ERR_clear_error(); /* not left in this thread's queue for curl's next TLS call to find */
         return fs_say(err, errlen, FS_EPARSE, "the CA file %s holds no PEM certificate", path);
+    }
     X509_free(x);
     return FS_OK;
 }
