@@ -114,6 +114,8 @@ static void test_stop_from_callback(void **state)
     assert_int_equal(kube_linebuf_feed(&lb, STREAM, strlen(STREAM), collect, &c, &stopped), FS_OK);
     assert_int_equal(stopped, 1);
     assert_int_equal(c.n, 2);
+    assert_non_null(strstr(c.lines[1], "\"MODIFIED\"")); /* read whole before the buffer was reused */
+    assert_int_equal(kube_linebuf_pending(&lb), 0);       /* the line fn stopped on is consumed */
     kube_linebuf_release(&lb);
 }
 
