@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export PATH=/usr/local/go/bin:$PATH DEBIAN_FRONTEND=noninteractive
 SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
-PACKAGES=(build-essential pkg-config jq curl ca-certificates openssl git procps iproute2
+PACKAGES=(build-essential pkg-config jq curl ca-certificates openssl git procps iproute2 apache2-utils
   libcurl4-openssl-dev libjansson-dev libyajl-dev libyaml-dev libssl-dev libwebsockets-dev libcmocka-dev
   clang libclang-rt-14-dev valgrind prometheus)
 missing=()
