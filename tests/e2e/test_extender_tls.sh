@@ -4,7 +4,9 @@
 # the CA and one signed by another CA); curl checks that a client with the right certificate
 # is answered (GET /healthz and a real POST /filter), that no certificate, a certificate of
 # another CA and plain HTTP are refused, and that without --client-ca any TLS client is
-# answered. The extender runs on a fixed List (--fake-cluster): no API server needed.
+# answered. Then, over plain HTTP, what bad requests get: a 400 with a JSON Error for
+# malformed JSON and for a body over --max-body (the server keeps answering), 404 for an
+# unknown verb. The extender runs on a fixed List (--fake-cluster): no API server needed.
 source "$(dirname "$0")/lib.sh"
 
 EXT=$BIN/bin/foresight-extender
@@ -98,4 +100,28 @@ info "without --client-ca: a client with no certificate is answered"
 # flags that do not go together are refused with a message
 if "$EXT" --fake-cluster cluster.json --client-ca ca.crt >/dev/null 2>"$WORK/err"; then fail "--client-ca without a certificate accepted"; fi
 grep -q -- "--client-ca needs them" "$WORK/err" || fail "no clear message for --client-ca alone: $(cat "$WORK/err")"
+
+# bad requests over plain HTTP: answered with a JSON Error, and the server goes on
+PORT=$(free_port) || fail "no free port"
+"$EXT" --fake-cluster cluster.json --address 127.0.0.1 --port "$PORT" --max-body 4096 >>"$WORK/ext.log" 2>&1 &
+pids+=($!)
+poll 30 "the plain extender on $PORT to listen" curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz"
+URL=http://127.0.0.1:$PORT
+# post PATH BODY_FILE: "CODE BODY"
+post() { curl -sS -H 'Content-Type: application/json' --data-binary "@$2" -w ' %{http_code}' "$URL/$1"; }
+printf '{"Pod":{"metadata":{"name":"p"}},"NodeNames":["n1",]}' >bad.json
+got=$(post filter bad.json) || fail "malformed JSON: no answer"
+case $got in *'{"Error":"malformed json at byte'*'"}'*' 400') ;; *) fail "malformed JSON answered: $got" ;; esac
+info "malformed JSON: 400 ($got)"
+{ printf '{"Pod":{"metadata":{"name":"p","namespace":"d","uid":"u"}},"NodeNames":['
+  for i in $(seq 600); do printf '"node-%05d",' "$i"; done; printf '"n1"]}'; } >big.json
+got=$(post prioritize big.json) || fail "oversized body: no answer"
+case $got in *'"Error":"request body exceeds the limit of 4096 bytes"'*' 400') ;; *) fail "a body over --max-body answered: $got" ;; esac
+info "a $(wc -c <big.json)-byte body over --max-body 4096: 400"
+printf '%s' "$FILTER" >filter.json
+got=$(post nosuchverb filter.json) || fail "unknown verb: no answer"
+case $got in *'"Error":"no such verb'*' 404') ;; *) fail "an unknown verb answered: $got" ;; esac
+got=$(post filter filter.json) || fail "filter after the bad requests: no answer"
+case $got in *'"NodeNames":["n1"]'*' 200') ;; *) fail "filter after the bad requests answered: $got" ;; esac
+info "unknown verb: 404; the next good filter is answered"
 echo "PASS test_extender_tls"
