@@ -27,3 +27,20 @@ cond() { mtget "$1" "{.status.conditions[?(@.type==\"$2\")].$3}"; }
 cond_is() { [ "$(cond "$1" "$2" status)" = "$3" ]; }
 # serving_port LOG: the /metrics port a controller started with --http-address ...:0 chose
 serving_port() { sed -n 's/.*msg="serving[^"]*".* port="\([0-9]*\)".*/\1/p' "$1" | tail -1; }
+
+# microtask NAME TYPE RESOURCES ANNOTATIONS [SPEC_EXTRA [CONTAINER_RESOURCES]]: one MicroTask
+# document (YAML, ending with ---) running a pause container on kwok; RESOURCES and
+# ANNOTATIONS are YAML flow maps (the annotations script kwok's usage), SPEC_EXTRA more
+# spec fields as a flow map's inside (e.g. "anomaly: {action: Alert, window: 30s}").
+microtask() {
+  local extra=${5:-} cres=${6:-}
+  cat <<EOM
+apiVersion: foresight.sh/v1alpha1
+kind: MicroTask
+metadata: {name: $1}
+spec: {taskType: $2, resources: $3${extra:+, $extra},
+  template: {metadata: {annotations: $4},
+    spec: {containers: [{name: main, image: registry.k8s.io/pause:3.10${cres:+, resources: $cres}}]}}}
+---
+EOM
+}

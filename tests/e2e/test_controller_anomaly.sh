@@ -34,21 +34,9 @@ milli() { # cpu quantity -> millicores
   case $1 in *m) echo "${1%m}" ;; *) awk -v v="$1" 'BEGIN{printf "%d", v*1000}' ;; esac
 }
 
-# a MicroTask: name action annotations(json) resources(json or {})
+# a MicroTask: name action annotations [container resources] (flow maps)
 mt() {
-  cat <<EOM
-apiVersion: foresight.sh/v1alpha1
-kind: MicroTask
-metadata: {name: $1}
-spec:
-  taskType: $1
-  resources: {cpu: 500m, memory: 128Mi, duration: 5m}
-  anomaly: {action: $2, window: 30s}
-  template:
-    metadata: {annotations: $3}
-    spec: {containers: [{name: main, image: registry.k8s.io/pause:3.10, resources: $4}]}
----
-EOM
+  microtask "$1" "$1" '{cpu: 500m, memory: 128Mi, duration: 5m}' "$3" "anomaly: {action: $2, window: 30s}" "$4"
 }
 HOT='{foresight.sh/run-duration: 5m, kwok.x-k8s.io/usage-cpu: 1500m, kwok.x-k8s.io/usage-memory: 100Mi}'
 BURSTABLE='{requests: {cpu: 250m, memory: 64Mi}, limits: {cpu: "2", memory: 256Mi}}'
@@ -79,8 +67,8 @@ ctl_pid=$!
 
 {
   mt thr Throttle "$HOT" "$BURSTABLE"
-  mt thr-besteffort Throttle "$HOT" '{}'
-  mt res Reserve '{foresight.sh/run-duration: 5m, kwok.x-k8s.io/usage-cpu: 500m, kwok.x-k8s.io/usage-memory: 100Mi, foresight.sh/usage-switch-seconds: "40", foresight.sh/usage-cpu-after: 1500m, foresight.sh/usage-memory-after: 100Mi}' '{}'
+  mt thr-besteffort Throttle "$HOT" ''
+  mt res Reserve '{foresight.sh/run-duration: 5m, kwok.x-k8s.io/usage-cpu: 500m, kwok.x-k8s.io/usage-memory: 100Mi, foresight.sh/usage-switch-seconds: "40", foresight.sh/usage-cpu-after: 1500m, foresight.sh/usage-memory-after: 100Mi}' ''
 } | kubectl apply -n "$NS" -f - >/dev/null
 
 all_running() { for p in thr thr-besteffort res; do [ "$(podget "$p" '{.status.phase}')" = Running ] || return 1; done; }

@@ -25,24 +25,9 @@ cleanup() {
 trap cleanup EXIT
 metrics_port() { serving_port "$LOG"; }
 
-# a MicroTask: name type cpu memory duration annotations(json) [anomaly(json)]
+# a MicroTask: name type cpu memory duration annotations [anomaly]
 mt() {
-  local anomaly=${7:-}
-  [ -n "$anomaly" ] && anomaly="anomaly: $anomaly"
-  cat <<EOM
-apiVersion: foresight.sh/v1alpha1
-kind: MicroTask
-metadata: {name: $1}
-spec:
-  taskType: $2
-  work: {units: 40}
-  resources: {cpu: "$3", memory: $4, duration: $5}
-  $anomaly
-  template:
-    metadata: {annotations: $6}
-    spec: {containers: [{name: main, image: registry.k8s.io/pause:3.10}]}
----
-EOM
+  microtask "$1" "$2" "{cpu: \"$3\", memory: $4, duration: $5}" "$6" "work: {units: 40}${7:+, anomaly: $7}"
 }
 RENDER='{foresight.sh/run-duration: 120s, kwok.x-k8s.io/usage-cpu: "2", kwok.x-k8s.io/usage-memory: 600Mi, foresight.sh/usage-switch-seconds: "60", foresight.sh/usage-cpu-after: 500m, foresight.sh/usage-memory-after: 200Mi}'
 

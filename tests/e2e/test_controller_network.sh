@@ -48,23 +48,8 @@ metric() { { curl -sf "http://127.0.0.1:$(serving_port "$LOG")/metrics" || true;
 
 # a MicroTask: name type spec-network run-duration
 mt() {
-  cat <<EOM
-apiVersion: foresight.sh/v1alpha1
-kind: MicroTask
-metadata: {name: $1}
-spec:
-  taskType: $2
-  resources: {cpu: 500m, memory: 128Mi, network: $3, duration: $4}
-  template:
-    metadata:
-      annotations:
-        foresight.sh/run-duration: $4
-        kwok.x-k8s.io/usage-cpu: 500m
-        kwok.x-k8s.io/usage-memory: 100Mi
-        foresight.sh/usage-network-receive: "$RX"
-        foresight.sh/usage-network-transmit: "$TX"
-    spec: {containers: [{name: main, image: registry.k8s.io/pause:3.10}]}
-EOM
+  microtask "$1" "$2" "{cpu: 500m, memory: 128Mi, network: $3, duration: $4}" \
+    "{foresight.sh/run-duration: $4, kwok.x-k8s.io/usage-cpu: 500m, kwok.x-k8s.io/usage-memory: 100Mi, foresight.sh/usage-network-receive: \"$RX\", foresight.sh/usage-network-transmit: \"$TX\"}"
 }
 # start_ctl LOGNAME FLAGS...: a controller logging to $LOGS/controller-$NS-LOGNAME.log
 start_ctl() {
