@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/pool.h"
 #include "feed.h"
 #include "ledger/cluster.h"
 #include "ledger/extproto.h"
@@ -287,6 +288,8 @@ static void usage(FILE *f)
             "  --headroom-cpu X --headroom-memory X --headroom-network X   fraction kept free (0)\n"
             "  --max-body BYTES       largest request body (%u)\n"
             "  --workers N            bindings posted at once (32)\n"
+            "  --check-threads N      threads checking one request's nodes (1: all on the server\n"
+            "                         thread; more helps 5,000-node requests on spare cores)\n"
             "  -v                     debug logs; --log-json for JSON logs\n",
             EXT_MAX_BODY_DEFAULT);
 }
@@ -313,7 +316,7 @@ int main(int argc, char **argv)
     struct server_opts so = {.port = 8888, .max_body = EXT_MAX_BODY_DEFAULT, .workers = 32};
     struct ledger_config lc = {.step_s = 30, .n_steps = 240};
     const char *kubeconfig = NULL, *fake = NULL;
-    double step = 30, horizon = 7200, d;
+    double step = 30, horizon = 7200, d, check_threads = 1;
     enum log_level level = LOG_INFO;
     enum log_format fmt = LOG_LOGFMT;
     static const struct option opts[] = {
@@ -322,7 +325,7 @@ int main(int argc, char **argv)
         {"fake-cluster", 1, 0, 'F'},  {"step", 1, 0, 's'},          {"horizon", 1, 0, 'H'},
         {"headroom-cpu", 1, 0, '1'},  {"headroom-memory", 1, 0, '2'}, {"headroom-network", 1, 0, '3'},
         {"max-body", 1, 0, 'm'},      {"workers", 1, 0, 'w'},       {"log-json", 0, 0, 'j'},
-        {"help", 0, 0, 'h'},          {0, 0, 0, 0},
+        {"check-threads", 1, 0, 't'}, {"help", 0, 0, 'h'},          {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -341,6 +344,7 @@ int main(int argc, char **argv)
             break;
         case 'm': if (num(optarg, 1024, 1 << 30, &d)) goto bad; so.max_body = (size_t)d; break;
         case 'w': if (num(optarg, 1, 256, &d)) goto bad; so.workers = (int)d; break;
+        case 't': if (num(optarg, 1, 64, &check_threads)) goto bad; break;
         case 'j': fmt = LOG_JSON; break;
         case 'v': level = LOG_DEBUG; break;
         case 'h': usage(stdout); return 0;
@@ -368,6 +372,15 @@ int main(int argc, char **argv)
         log_err("cannot set up the ledger");
         return 1;
     }
+    /* kube-scheduler asks about one pod at a time and waits, so a large request's checks
+     * can be spread over spare cores (it runs its own filters on 16 goroutines for the same
+     * reason). Not the default: under a CPU limit, threads beyond the quota get throttled,
+     * and on this project's 2-core machines 2 threads cut the in-process time of a
+     * 5,000-node prioritize by about 15 %, not by half. */
+    if (fs_pool_new((unsigned)check_threads - 1, &a.cluster.pool) != FS_OK) {
+        log_err("cannot start %d check threads", (int)check_threads);
+        return 1;
+    }
     pthread_mutex_init(&a.mmu, NULL);
     enum fs_err rc = fake ? feed_start_file(&a.feed, &a.cluster, fake) : feed_start_kube(&a.feed, &a.cluster, kubeconfig);
     if (rc != FS_OK) {
@@ -382,14 +395,19 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     {
         char port[16];
+        char threads[16];
         snprintf(port, sizeof(port), "%d", so.port);
-        const char *kv[] = {"port", port, "tls", so.tls_cert ? "true" : "false", "feed", fake ? "file" : "kube", NULL};
+        snprintf(threads, sizeof(threads), "%d", (int)check_threads);
+        const char *kv[] = {"port",          port,    "tls", so.tls_cert ? "true" : "false", "feed", fake ? "file" : "kube",
+                            "check_threads", threads, NULL};
         log_kv(LOG_INFO, "foresight-extender listening", kv);
     }
     rc = server_run(g_server);
     server_free(g_server);
     g_server = NULL;
     feed_free(a.feed);
+    fs_pool_free(a.cluster.pool);
+    a.cluster.pool = NULL;
     cluster_release(&a.cluster);
     log_info("foresight-extender stopped");
     return rc == FS_OK ? 0 : 1;

@@ -38,23 +38,30 @@ field() { sed -E "s/.*$1=([0-9.]+).*/\1/" <<<"$2"; }
 
 if [ "${BENCH_LATENCY:-1}" = 1 ]; then
 echo "filter+prioritize pairs, ms per pair ($PAIRS pairs each; reference: the same bodies to /healthz)"
-printf '%-6s %-9s %-8s %-8s %-8s %-8s %-8s %-12s %-8s %-8s %s\n' nodes pod p50_ms p99_ms max_ms ref_p50 ref_p99 p99/ref_p99 \
-  cpu_p50 cpu_p99 "p99 <= 1 ms"
+printf '%-6s %-6s %-9s %-8s %-8s %-8s %-8s %-8s %-12s %-8s %-8s %s\n' nodes names pod p50_ms p99_ms max_ms ref_p50 ref_p99 \
+  p99/ref_p99 cpu_p50 cpu_p99 "p99 <= 1 ms"
+# names: the node names a request carries. All of them, as the goal is stated; and at 5,000
+# nodes also 500, what kube-scheduler sends by default (it stops looking for feasible nodes
+# at percentageOfNodesToScore, adaptive when unset: 10 % at 5,000 nodes, and only those go
+# to the extender).
 for nodes in 1000 5000; do
   "$LOAD" gen "$nodes" "$WORK/cluster.json"
   "$EXT" --fake-cluster "$WORK/cluster.json" --address 127.0.0.1 --port "$PORT" --step 30 --horizon 7200 2>"$WORK/ext.log" &
   pid=$!
   for _ in $(seq 300); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-  ref=$("$LOAD" run "http://127.0.0.1:$PORT" "$nodes" "$PAIRS" ref)
-  rp50=$(field p50_ms "$ref"); rp99=$(field p99_ms "$ref")
-  for mode in same distinct; do
-    out=$("$LOAD" run "http://127.0.0.1:$PORT" "$nodes" "$PAIRS" "$mode")
-    p50=$(field p50_ms "$out"); p99=$(field p99_ms "$out"); max=$(field max_ms "$out")
-    cpu=$("$LOAD" cpu "$WORK/cluster.json" "$nodes" "$PAIRS" "$mode" | grep '^cpu ')
-    printf '%-6s %-9s %-8s %-8s %-8s %-8s %-8s %-12s %-8s %-8s %s\n' "$nodes" "$mode" "$p50" "$p99" "$max" "$rp50" "$rp99" \
-      "$(awk -v a="$p99" -v b="$rp99" 'BEGIN{printf "%.2f", (b > 0) ? a / b : 0}')" \
-      "$(field p50_ms "$cpu")" "$(field p99_ms "$cpu")" \
-      "$(awk -v p="$p99" 'BEGIN{print (p <= 1.0) ? "met" : "missed"}')"
+  sizes=$nodes; [ "$nodes" = 5000 ] && sizes="5000 500"
+  for names in $sizes; do
+    ref=$("$LOAD" run "http://127.0.0.1:$PORT" "$names" "$PAIRS" ref)
+    rp50=$(field p50_ms "$ref"); rp99=$(field p99_ms "$ref")
+    for mode in same distinct; do
+      out=$("$LOAD" run "http://127.0.0.1:$PORT" "$names" "$PAIRS" "$mode")
+      p50=$(field p50_ms "$out"); p99=$(field p99_ms "$out"); max=$(field max_ms "$out")
+      cpu=$("$LOAD" cpu "$WORK/cluster.json" "$names" "$PAIRS" "$mode" | grep '^cpu ')
+      printf '%-6s %-6s %-9s %-8s %-8s %-8s %-8s %-8s %-12s %-8s %-8s %s\n' "$nodes" "$names" "$mode" "$p50" "$p99" "$max" \
+        "$rp50" "$rp99" "$(awk -v a="$p99" -v b="$rp99" 'BEGIN{printf "%.2f", (b > 0) ? a / b : 0}')" \
+        "$(field p50_ms "$cpu")" "$(field p99_ms "$cpu")" \
+        "$(awk -v p="$p99" 'BEGIN{print (p <= 1.0) ? "met" : "missed"}')"
+    done
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 done

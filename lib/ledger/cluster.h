@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "common/fs_err.h"
+#include "common/pool.h"
 #include "ledger/curve.h"
 #include "ledger/ledger.h"
 #include "ledger/lmap.h"
@@ -85,6 +86,9 @@ struct cluster {
         uint64_t topology;
         struct ledger_node **nodes;
     } names_memo;
+    /* optional (NULL: serial), owned by whoever set it: extproto checks a request's nodes
+     * on these threads too, for the latency of one large request on a multi-core node */
+    struct fs_pool *pool;
 };
 
 enum fs_err cluster_init(struct cluster *c, const struct ledger_config *cfg, int64_t now);

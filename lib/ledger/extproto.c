@@ -544,6 +544,39 @@ struct decision {
     enum cluster_static counted; /* CLUSTER_FITS unless that */
 };
 
+/* One request's per-node checks over nodes [lo, hi): the cluster's lock is held by the
+ * request's thread, and each node's memo is written by the one thread checking it. */
+struct decide_job {
+    struct cluster *c;
+    const struct args *a;
+    const struct ledger_shape *s;
+    struct decision *d;
+    int want_score;
+};
+
+static void decide_range(void *arg, size_t lo, size_t hi)
+{
+    const struct decide_job *j = arg;
+    struct ledger *l = j->c->ledger;
+    for (size_t i = lo; i < hi; i++) {
+        struct decision *d = &j->d[i];
+        if (d->node && j->want_score)
+            ledger_check_memo(l, d->node, j->s, &d->fit); /* replicas of one curve reuse it */
+        else if (d->node)
+            ledger_check_fit(l, d->node, j->s, &d->fit);
+        else
+            memset(&d->fit, 0, sizeof(d->fit));
+        d->counted = CLUSTER_FITS;
+        int unres = 0;
+        if (d->node && d->fit.fits &&
+            (d->counted = cluster_static_fits_locked(j->c, &j->a->pod, d->node, &unres, NULL, 0)) != CLUSTER_FITS) {
+            d->fit.fits = 0;
+            d->fit.unresolvable = unres;
+            d->fit.score = 0;
+        }
+    }
+}
+
 static enum fs_err decide(struct cluster *c, const struct args *a, int64_t now, struct ext_counters *ctr,
                           struct decision *d, int want_score)
 {
@@ -586,22 +619,9 @@ static enum fs_err decide(struct cluster *c, const struct args *a, int64_t now, 
         free(nm);
         free(nn);
     }
-    for (size_t i = 0; i < a->n; i++) {
-        if (d[i].node && want_score)
-            ledger_check_memo(c->ledger, d[i].node, &s, &d[i].fit); /* replicas of one curve reuse it */
-        else if (d[i].node)
-            ledger_check_fit(c->ledger, d[i].node, &s, &d[i].fit);
-        else
-            memset(&d[i].fit, 0, sizeof(d[i].fit));
-        d[i].counted = CLUSTER_FITS;
-        int unres = 0;
-        if (d[i].node && d[i].fit.fits &&
-            (d[i].counted = cluster_static_fits_locked(c, &a->pod, d[i].node, &unres, NULL, 0)) != CLUSTER_FITS) {
-            d[i].fit.fits = 0;
-            d[i].fit.unresolvable = unres;
-            d[i].fit.score = 0;
-        }
-    }
+    struct decide_job job = {c, a, &s, d, want_score};
+    /* chunks of 512 nodes: small requests stay on the caller's thread */
+    fs_pool_for(c->pool, a->n, 512, decide_range, &job);
     ledger_shape_release(&s);
     return FS_OK;
 }

@@ -232,6 +232,12 @@ static int run_cpu(const char *path, int nodes, int n, enum mode mode)
         fprintf(stderr, "extender_load: cannot load %s\n", path);
         return 1;
     }
+    /* EXTENDER_LOAD_THREADS=N: checks on N threads as foresight-extender --check-threads N
+     * (the cpu figures then count the calling thread only; wall is the latency) */
+    const char *th = getenv("EXTENDER_LOAD_THREADS");
+    long nth = th ? strtol(th, NULL, 10) : 1;
+    if (nth > 1 && nth <= 64 && fs_pool_new((unsigned)nth - 1, &c.pool) != FS_OK)
+        return 1;
     int warm = n / 10, total = warm + n, errors = 0;
     char **bodies = make_bodies(nodes, total, mode);
     double *cpu = calloc((size_t)n, sizeof(double)), *wall = calloc((size_t)n, sizeof(double));
@@ -260,6 +266,8 @@ static int run_cpu(const char *path, int nodes, int n, enum mode mode)
     free_bodies(bodies, total, mode);
     free(cpu);
     free(wall);
+    fs_pool_free(c.pool);
+    c.pool = NULL;
     cluster_release(&c);
     return errors ? 1 : 0;
 }

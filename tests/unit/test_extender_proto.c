@@ -472,6 +472,76 @@ static void test_fast_and_general_parsers_agree(void **state)
     cluster_release(c);
 }
 
+
+/* Checks spread over a pool's threads answer byte for byte what one thread answers: 3,000
+ * nodes with different loads and sizes (some too small: FailedNodes in node order), a pod
+ * with a predicted curve (scores vary), replicas of it (memos), filter and prioritize. */
+static void test_pool_answers_as_serial(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    enum { N = 3000 };
+    char name[32], cpu[16], uid[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "n%04d", i);
+        snprintf(cpu, sizeof(cpu), "%d", 1 + i % 7);
+        node(c, name, cpu, "8Gi");
+        if (i % 3) {
+            snprintf(uid, sizeof(uid), "u-busy-%d", i);
+            snprintf(cpu, sizeof(cpu), "%dm", 250 * (i % 5));
+            add_pod(c, uid, uid, NULL, cpu, name);
+        }
+    }
+    microtask(c, "wave", "[0.5, 1.5, 2.5, 1.5, 0.5]");
+    size_t cap = (size_t)N * 12 + 4096, len = 0;
+    char *names = malloc(cap), *body = malloc(cap + 2048);
+    assert_non_null(names);
+    assert_non_null(body);
+    len += (size_t)snprintf(names + len, cap - len, "[");
+    for (int i = 0; i < N; i++)
+        len += (size_t)snprintf(names + len, cap - len, "%s\"n%04d\"", i ? "," : "", i);
+    snprintf(names + len, cap - len, ",\"unknown\"]");
+    struct fs_pool *pool;
+    assert_int_equal(fs_pool_new(3, &pool), FS_OK);
+    for (int replica = 0; replica < 3; replica++) {
+        snprintf(uid, sizeof(uid), "u-wave-%d", replica);
+        json_t *pod = parse(pod_json(uid, uid, "wave", "1", ""));
+        char *pj = json_dumps(pod, JSON_COMPACT);
+        json_decref(pod);
+        snprintf(body, cap + 2048, "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":%s}", pj, names);
+        free(pj);
+        for (int verb = 0; verb < 2; verb++) {
+            struct ext_reply serial, par;
+            c->pool = NULL;
+            if (verb == 0)
+                ext_filter(c, body, strlen(body), T0, NULL, &serial);
+            else
+                ext_prioritize(c, body, strlen(body), T0, NULL, &serial);
+            c->pool = pool;
+            if (verb == 0)
+                ext_filter(c, body, strlen(body), T0, NULL, &par);
+            else
+                ext_prioritize(c, body, strlen(body), T0, NULL, &par);
+            c->pool = NULL;
+            assert_int_equal(serial.status, 200);
+            assert_int_equal(par.status, 200);
+            if (serial.len != par.len || memcmp(serial.body, par.body, serial.len) != 0)
+                fail_msg("replica %d verb %d: the pool's reply differs from the serial one", replica, verb);
+            /* the case is not trivial: some nodes fail, scores differ */
+            if (verb == 0)
+                assert_non_null(strstr(serial.body, "\"unknown\":\"node unknown is unknown"));
+            else
+                assert_true(strstr(serial.body, "\"Score\":0}") && strstr(serial.body, "\"Score\":6}"));
+            ext_reply_release(&serial);
+            ext_reply_release(&par);
+        }
+    }
+    fs_pool_free(pool);
+    free(names);
+    free(body);
+    cluster_release(c);
+}
+
 /* Restart: a cluster rebuilt from the same objects holds the same claims, in any order. */
 static void test_rebuild_is_idempotent(void **state)
 {
@@ -726,6 +796,7 @@ int main(void)
         cmocka_unit_test(test_filter_enforces_extended_resources),
         cmocka_unit_test(test_too_many_counted_resources),
         cmocka_unit_test(test_fast_and_general_parsers_agree),
+        cmocka_unit_test(test_pool_answers_as_serial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
