@@ -626,34 +626,49 @@ static enum fs_err decide(struct cluster *c, const struct args *a, int64_t now, 
     return FS_OK;
 }
 
-void ext_filter(struct cluster *c, const char *body, size_t len, int64_t now, struct ext_counters *ctr,
-                struct ext_reply *out)
+/* What filter and prioritize share: parses the request and decides every node. Returns the
+ * decisions with the cluster's lock held (the caller unlocks), or NULL with the error reply
+ * in *out and the lock not held. ctr counts a bad request; model_ctr (filter's, so that a
+ * pod counts once) how the pod was modelled. */
+static struct decision *request_decide(struct cluster *c, const char *body, size_t len, int64_t now,
+                                       struct ext_counters *ctr, struct ext_counters *model_ctr, int want_score,
+                                       struct args *a, struct ext_reply *out)
 {
-    struct args a;
     char err[256];
-    struct decision *d = NULL;
-    struct sb b = {0};
-    memset(out, 0, sizeof(*out));
-    enum fs_err rc = args_parse(body, len, &a, err, sizeof(err));
+    struct decision *d;
+    enum fs_err rc = args_parse(body, len, a, err, sizeof(err));
     if (rc != FS_OK) {
         if (rc == FS_ENOMEM)
             ext_error_reply(500, "out of memory", out);
         else
             bad_request(ctr, err, out);
-        goto out;
+        return NULL;
     }
-    if (!(d = malloc((a.n ? a.n : 1) * sizeof(*d)))) { /* decide sets every entry */
+    if (!(d = malloc((a->n ? a->n : 1) * sizeof(*d)))) { /* decide sets every entry */
         ext_error_reply(500, "out of memory", out);
-        goto out;
+        return NULL;
     }
     cluster_lock(c);
-    rc = decide(c, &a, now, ctr, d, 0);
+    rc = decide(c, a, now, model_ctr, d, want_score);
     if (rc != FS_OK) {
         cluster_unlock(c);
+        free(d);
         snprintf(err, sizeof(err), "cannot model the pod: %s", fs_strerror(rc));
         ext_error_reply(rc == FS_ENOMEM ? 500 : 400, err, out);
-        goto out;
+        return NULL;
     }
+    return d;
+}
+
+void ext_filter(struct cluster *c, const char *body, size_t len, int64_t now, struct ext_counters *ctr,
+                struct ext_reply *out)
+{
+    struct args a;
+    struct sb b = {0};
+    memset(out, 0, sizeof(*out));
+    struct decision *d = request_decide(c, body, len, now, ctr, ctr, 0, &a, out);
+    if (!d)
+        goto out;
     /* passing nodes */
     if (a.name_len)
         sb_reserve(&b, a.arena_len + 3 * a.n + 128);
@@ -724,30 +739,12 @@ void ext_prioritize(struct cluster *c, const char *body, size_t len, int64_t now
                     struct ext_reply *out)
 {
     struct args a;
-    char err[256];
-    struct decision *d = NULL;
     struct sb b = {0};
     memset(out, 0, sizeof(*out));
-    enum fs_err rc = args_parse(body, len, &a, err, sizeof(err));
-    if (rc != FS_OK) {
-        if (rc == FS_ENOMEM)
-            ext_error_reply(500, "out of memory", out);
-        else
-            bad_request(ctr, err, out);
+    struct decision *d = request_decide(c, body, len, now, ctr, NULL, 1, &a, out);
+    if (!d)
         goto out;
-    }
-    if (!(d = malloc((a.n ? a.n : 1) * sizeof(*d)))) { /* decide sets every entry */
-        ext_error_reply(500, "out of memory", out);
-        goto out;
-    }
-    cluster_lock(c);
-    rc = decide(c, &a, now, NULL, d, 1);
     cluster_unlock(c);
-    if (rc != FS_OK) {
-        snprintf(err, sizeof(err), "cannot model the pod: %s", fs_strerror(rc));
-        ext_error_reply(rc == FS_ENOMEM ? 500 : 400, err, out);
-        goto out;
-    }
     if (a.name_len) /* {"Host":"","Score":10}, per node */
         sb_reserve(&b, a.arena_len + 24 * a.n + 2);
     sb_puts(&b, "[");

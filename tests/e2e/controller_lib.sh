@@ -2,6 +2,7 @@
 # failure, and reads of the MicroTasks and pods in $NS. The sourcing test sets NS, its own
 # cleanup trap, and ends with `finish NAME`.
 source "$(dirname "${BASH_SOURCE[0]}")/../../hack/lib/poll.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../../hack/lib/ports.sh"
 CTL=${BIN:-$(realpath "$(dirname "${BASH_SOURCE[0]}")/../..")/_out/build}/bin/foresight-controller
 pass=0
 failures=()

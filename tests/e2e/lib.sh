@@ -1,6 +1,7 @@
 # Shared helpers for the e2e shell tests: sourced, not run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../hack/lib/poll.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../../hack/lib/ports.sh"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 info() { echo "--- $*"; }

@@ -80,8 +80,7 @@ ok "kwok serves network counters at /metrics/nodes/<node>/metrics/cadvisor on po
 } > "$TMP/prometheus.yml"
 prom_up() { curl -sf "http://127.0.0.1:$pport/-/ready" >/dev/null; }
 for try in 1 2 3 4 5; do
-  pport=$((20000 + RANDOM % 20000))
-  ss -ltn "sport = :$pport" | grep -q LISTEN && continue
+  pport=$(free_port) || continue
   prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/data" \
     --web.listen-address="127.0.0.1:$pport" --log.level=warn >"$TMP/prometheus.log" 2>&1 &
   prom_pid=$!

@@ -27,15 +27,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$(( 20000 + RANDOM % 20000 ))
-    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-  done
-  return 1
-}
-
 start_extender() {
   "$EXT" --address 127.0.0.1 --port "$PORT" >>"$LOGS/extender.log" 2>&1 &
   ext_pid=$!

@@ -22,15 +22,6 @@ cleanup() {
 trap cleanup EXIT
 cd "$WORK"
 
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$(( 20000 + RANDOM % 20000 ))
-    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-  done
-  return 1
-}
-
 # cert NAME CA_NAME EXTENSIONS: an EC key and a certificate signed by CA_NAME
 cert() {
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$1.key" -out "$1.csr" \

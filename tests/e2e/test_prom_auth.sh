@@ -59,9 +59,7 @@ printf 'wrong-%s\n' "$PASSWORD" >wrong-password
 HASH=$(bcrypt_hash "$PASSWORD")
 case $HASH in '$2'*) ;; *) fail "no bcrypt hash (install apache2-utils for htpasswd): got '$HASH'" ;; esac
 
-# a port nothing listens on: one of 20000-39999 that is not in the kernel's list of listeners
-PORT=$(comm -23 <(seq 20000 39999 | sort) <(ss -Htln | awk '{sub(/.*:/, "", $4); print $4}' | sort -u) | shuf -n 1)
-[ -n "$PORT" ] || fail "no free port"
+PORT=$(free_port) || fail "no free port"
 URL="https://127.0.0.1:$PORT"
 cat >web.yml <<EOF
 tls_server_config:
