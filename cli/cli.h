@@ -26,6 +26,10 @@ int cli_read_series(const char *prog, const char *path, const char *column, stru
 /* "80,95" -> levels; returns the count or -1 (each must be in (0, 100)). */
 int cli_parse_levels(const char *s, double *levels, int max);
 
+/* --season: "auto" (0: detect), "none" (1) or a period 1..ETS_MAX_SEASON; returns 0 on
+ * success. */
+int cli_parse_season(const char *s, int *season);
+
 /* Strict integer parse in [lo, hi]; returns 0 on success. */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "common/fs_err.h"
+#include "forecast/ets.h"
 
 static char *read_all(FILE *f, size_t *len)
 {
@@ -80,6 +81,20 @@ int cli_parse_int(const char *s, long lo, long hi, long *out)
     if (errno || end == s || *end != 0 || v < lo || v > hi)
         return -1;
     *out = v;
+    return 0;
+}
+
+int cli_parse_season(const char *s, int *season)
+{
+    long v;
+    if (strcmp(s, "auto") == 0)
+        *season = 0;
+    else if (strcmp(s, "none") == 0)
+        *season = 1;
+    else if (cli_parse_int(s, 1, ETS_MAX_SEASON, &v) == 0)
+        *season = (int)v;
+    else
+        return -1;
     return 0;
 }
 

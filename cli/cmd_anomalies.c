@@ -123,7 +123,6 @@ int cmd_anomalies(int argc, char **argv)
     const char *column = NULL;
     struct anomaly_opts ao = {.fo = {.method = FC_ETS}, .level = 99, .k = -1, .n = -1, .train = -1,
                               .alpha = 0.1, .beta = 0.0035, .gamma = 0.1, .delta = 2, .threshold = 1e-5};
-    long v;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -133,14 +132,7 @@ int cmd_anomalies(int argc, char **argv)
             column = optarg;
             break;
         case 's':
-            if (strcmp(optarg, "auto") == 0)
-                ao.fo.season = 0;
-            else if (strcmp(optarg, "none") == 0)
-                ao.fo.season = 1;
-            else if (cli_parse_int(optarg, 1, ETS_MAX_SEASON, &v) == 0)
-                ao.fo.season = (int)v;
-            else
-                bad = 1;
+            bad = cli_parse_season(optarg, &ao.fo.season) != 0;
             break;
         case 'd':
             ao.hw = strcmp(optarg, "hw") == 0;

@@ -63,7 +63,7 @@ int cmd_forecast(int argc, char **argv)
     const char *prog = "kubectl-foresight forecast";
     const char *column = NULL;
     struct fc_options o = {.method = FC_AUTO};
-    long horizon = 0, width = 100, height = 20, v;
+    long horizon = 0, width = 100, height = 20;
     double levels[FC_MAX_LEVELS] = {80, 95};
     int nlevels = 2, plot = 0, c;
     optind = 1;
@@ -73,13 +73,7 @@ int cmd_forecast(int argc, char **argv)
             column = optarg;
             break;
         case 's':
-            if (strcmp(optarg, "auto") == 0)
-                o.season = 0;
-            else if (strcmp(optarg, "none") == 0)
-                o.season = 1;
-            else if (cli_parse_int(optarg, 1, ETS_MAX_SEASON, &v) == 0)
-                o.season = (int)v;
-            else {
+            if (cli_parse_season(optarg, &o.season) != 0) {
                 fprintf(stderr, "%s: --season must be auto, none or 1..%d\n", prog, ETS_MAX_SEASON);
                 return CLI_EXIT_USAGE;
             }
