@@ -52,78 +52,21 @@
 #include "throttle.h"
 #include "usage.h"
 
+#include "ctl.h"
 
-/* What the controller knows of one running leaf between samples. */
-struct track {
-    char key[160];            /* "ns/name" */
-    struct curve baseline;    /* the prediction it was admitted with */
-    struct usage_obs obs;
-    struct usage_anomaly an;
-    struct usage_error err;
-    int64_t now[CURVE_NRES];  /* latest sample */
-};
-
-struct counters {
-    unsigned long reconciles_ok, reconciles_err, admitted, queued, pods_created, children_created, samples,
-        sample_errors, anomalies[CURVE_NRES], profile_updates, throttles, done_tasks, net_samples;
-    double done_mape_sum;
-    unsigned long done_mape_n;
-};
-
-struct ctl {
-    struct ctl_opts o;
-    struct netrate *net;      /* NULL unless --prometheus-url */
-    struct kube_client *client;
-    struct kube_informer *mts, *pods, *nodes, *tps;
-    struct kube_workqueue *queue;
-    struct kube_lease *lease;
-    struct kube_recorder *events;
-    struct cluster cl;
-    int cl_ready;
-    struct httpd *http;
-    volatile int synced, leader;
-    volatile sig_atomic_t capacity_changed;
-    pthread_mutex_t mu;       /* guards tracks, queued_ns and counters (the /metrics thread reads them) */
-    struct lmap tracks;       /* "ns/name" -> struct track */
-    struct lmap queued_ns;    /* namespaces with Queued leaves -> (void *)1 */
-    pthread_mutex_t admit_mu; /* one admission decision at a time, across namespaces (before the cluster lock) */
-    struct lmap board;        /* "ns/name" -> struct board_entry: leaves left Queued, all namespaces */
-    struct lmap terminating;  /* namespaces being deleted -> (void *)(uintptr_t)unix time seen (under mu) */
-    struct counters n;
-};
-
-static volatile sig_atomic_t stopping;
+volatile sig_atomic_t ctl_stopping;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    stopping = 1;
-}
-
-static const struct kube_ref MT_REF = {"foresight.sh", "v1alpha1", "microtasks", NULL, NULL, NULL};
-static const struct kube_ref TP_REF = {"foresight.sh", "v1alpha1", "taskprofiles", NULL, NULL, NULL};
-
-static const char *jstr(const json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-static const char *meta(const json_t *o, const char *k)
-{
-    return jstr(json_object_get(o, "metadata"), k);
-}
-
-static void count(struct ctl *c, unsigned long *field, unsigned long by)
-{
-    pthread_mutex_lock(&c->mu);
-    *field += by;
-    pthread_mutex_unlock(&c->mu);
+    ctl_stopping = 1;
 }
 
 /* ---- informer handlers (informer threads) ---------------------------------------------- */
 
 static void enqueue_ns(struct ctl *c, const json_t *obj)
 {
-    const char *ns = meta(obj, "namespace");
+    const char *ns = ctl_meta(obj, "namespace");
     if (ns)
         kube_workqueue_add(c->queue, ns);
 }
@@ -148,15 +91,15 @@ static void mt_delete(void *arg, const json_t *obj)
 
 static int pod_done(const json_t *pod)
 {
-    const char *ph = jstr(json_object_get(pod, "status"), "phase");
+    const char *ph = ctl_jstr(json_object_get(pod, "status"), "phase");
     return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
 }
 
 static void pod_event(struct ctl *c, const json_t *pod, int deleted)
 {
-    const char *mt = jstr(json_object_get(json_object_get(pod, "metadata"), "labels"), FS_LABEL_MICROTASK);
-    const char *node = jstr(json_object_get(pod, "spec"), "nodeName");
-    const char *ns = meta(pod, "namespace");
+    const char *mt = ctl_jstr(json_object_get(json_object_get(pod, "metadata"), "labels"), FS_LABEL_MICROTASK);
+    const char *node = ctl_jstr(json_object_get(pod, "spec"), "nodeName");
+    const char *ns = ctl_meta(pod, "namespace");
     if (deleted)
         cluster_pod_delete(&c->cl, pod);
     else
@@ -213,194 +156,6 @@ static void tp_update(void *arg, const json_t *old_obj, const json_t *new_obj)
 {
     (void)old_obj;
     tp_event(arg, new_obj);
-}
-
-/* ---- status helpers ------------------------------------------------------------------- */
-
-/* conditions: keep lastTransitionTime when a condition's status did not change */
-static json_t *condition(const json_t *old_status, const char *type, const char *status,
-                         const char *reason, const char *message, int64_t generation)
-{
-    char now[40];
-    const char *ltt = NULL;
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(old_status, "conditions"), i, c) {
-        const char *t = jstr(c, "type"), *s = jstr(c, "status");
-        if (t && s && strcmp(t, type) == 0 && strcmp(s, status) == 0)
-            ltt = jstr(c, "lastTransitionTime");
-    }
-    rfc3339_format(time(NULL), now, sizeof(now));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "type", type, "status", status, "reason", reason,
-                     "message", message, "lastTransitionTime", ltt ? ltt : now,
-                     "observedGeneration", (json_int_t)generation);
-}
-
-static const json_t *find_condition(const json_t *conds, const char *type)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(conds, i, c) {
-        const char *t = jstr(c, "type");
-        if (t && strcmp(t, type) == 0)
-            return c;
-    }
-    return NULL;
-}
-
-static int condition_true(const json_t *status, const char *type)
-{
-    const json_t *c = find_condition(json_object_get(status, "conditions"), type);
-    const char *s = jstr(c, "status");
-    return s && strcmp(s, "True") == 0;
-}
-
-/* Appends to conds the old status's condition of each type conds does not have yet: conditions
- * another part of the controller owns (Anomalous, Learnt, ...) survive a reconcile. */
-static void carry_conditions(json_t *conds, const json_t *old_status)
-{
-    size_t i;
-    json_t *oc;
-    json_array_foreach(json_object_get(old_status, "conditions"), i, oc) {
-        const char *t = jstr(oc, "type");
-        if (t && !find_condition(conds, t))
-            json_array_append(conds, oc);
-    }
-}
-
-/* Replaces (or adds) one condition in a copy of the old list. New reference. */
-static json_t *set_condition(const json_t *old_status, json_t *cond)
-{
-    json_t *conds = json_array();
-    size_t i;
-    json_t *oc;
-    json_array_foreach(json_object_get(old_status, "conditions"), i, oc)
-        if (!json_equal(json_object_get(oc, "type"), json_object_get(cond, "type")))
-            json_array_append(conds, oc);
-    json_array_append_new(conds, cond);
-    return conds;
-}
-
-/* PATCHes status with the keys of `want` that differ from the cached status; steals want. */
-static enum fs_err patch_status(struct ctl *c, const json_t *obj, const char *ns, const char *name, int64_t generation,
-                                json_t *want)
-{
-    enum fs_err rc = FS_OK;
-    const json_t *old = json_object_get(obj, "status");
-    const char *k;
-    json_t *v, *diff = json_object();
-    if (!want || !diff) {
-        rc = FS_ENOMEM;
-        goto out;
-    }
-    json_object_foreach(want, k, v) {
-        if (strcmp(k, "conditions") == 0) { /* compare without the timestamps */
-            const json_t *oc = json_object_get(old, "conditions");
-            int same = json_array_size(oc) == json_array_size(v);
-            for (size_t i = 0; same && i < json_array_size(v); i++) {
-                json_t *a = json_array_get(v, i), *b = json_array_get(oc, i);
-                const char *keys[] = {"type", "status", "reason", "message"};
-                for (size_t j = 0; j < 4; j++)
-                    same = same && json_equal(json_object_get(a, keys[j]), json_object_get(b, keys[j]));
-            }
-            if (same)
-                continue;
-        } else if (json_equal(json_object_get(old, k), v)) {
-            continue;
-        }
-        json_object_set(diff, k, v);
-    }
-    if (json_object_size(diff) == 0)
-        goto out;
-    json_object_set_new(diff, "observedGeneration", json_integer(generation));
-    /* written against the version it was computed from: a status another writer changed
-     * meanwhile (the sampler, an earlier pass the cache had not caught up with) is a conflict,
-     * retried with backoff once the cache has the newer object, never silently overwritten */
-    const char *rv = meta(obj, "resourceVersion");
-    json_t *patch = rv ? json_pack("{s:{s:s}, s:O}", "metadata", "resourceVersion", rv, "status", diff)
-                       : json_pack("{s:O}", "status", diff);
-    struct kube_ref ref = MT_REF;
-    struct kube_status st;
-    ref.namespace = ns;
-    ref.name = name;
-    ref.subresource = "status";
-    rc = kube_patch(c->client, &ref, KUBE_PATCH_MERGE, patch, NULL, NULL, &st);
-    if (rc == FS_ENOTFOUND) {
-        rc = FS_OK; /* deleted meanwhile */
-    } else if (rc == FS_ECONFLICT) {
-        log_debug("status of %s/%s changed meanwhile: retrying", ns, name);
-    } else if (rc != FS_OK) {
-        char buf[600];
-        log_warn("cannot write status of %s/%s: %s", ns, name, kube_status_str(&st, buf, sizeof(buf)));
-    }
-    json_decref(patch);
-out:
-    json_decref(diff);
-    json_decref(want);
-    return rc;
-}
-
-#define TERMINATING_RECHECK_S 60 /* a namespace seen being deleted is left alone this long */
-
-/* 1 while ns was seen being deleted in the last TERMINATING_RECHECK_S seconds */
-static int ns_terminating(struct ctl *c, const char *ns)
-{
-    pthread_mutex_lock(&c->mu);
-    uintptr_t seen = (uintptr_t)lmap_get(&c->terminating, ns);
-    int yes = seen && (int64_t)time(NULL) - (int64_t)seen < TERMINATING_RECHECK_S;
-    if (seen && !yes)
-        lmap_del(&c->terminating, ns);
-    pthread_mutex_unlock(&c->mu);
-    return yes;
-}
-
-/* 1 when a create failed because its namespace is being deleted (403 "being terminated")
- * or is gone (404 on the namespace); the namespace is then left alone for a while. */
-static int namespace_gone(struct ctl *c, const char *ns, const char *what, const struct kube_status *st)
-{
-    if (!ns || !((st->code == 403 && strstr(st->message, "being terminated")) ||
-                 (st->code == 404 && strstr(st->message, "namespaces \""))))
-        return 0;
-    pthread_mutex_lock(&c->mu);
-    int known = lmap_get(&c->terminating, ns) != NULL;
-    lmap_put(&c->terminating, ns, (void *)(uintptr_t)time(NULL));
-    pthread_mutex_unlock(&c->mu);
-    if (!known) {
-        const char *kv[] = {"namespace", ns, "object", what, "detail", st->message, NULL};
-        log_kv(LOG_INFO, "namespace is being deleted: creating nothing there", kv);
-    }
-    return 1;
-}
-
-/* Creates obj. FS_EGONE when its namespace is being deleted (403 "being terminated") or is
- * gone (404 on the namespace): nothing can be created there, so the caller gives up on it
- * rather than retrying, and the namespace is left alone for a while. */
-static enum fs_err create(struct ctl *c, const struct kube_ref *ref, const json_t *obj, const char *what)
-{
-    struct kube_status st;
-    enum fs_err rc = kube_create(c->client, ref, obj, NULL, NULL, &st);
-    if (rc == FS_ECONFLICT) /* it exists already: deterministic names make creation idempotent */
-        return FS_OK;
-    if (rc != FS_OK && namespace_gone(c, ref->namespace, what, &st))
-        return FS_EGONE;
-    if (rc != FS_OK) {
-        char buf[600];
-        log_err("cannot create %s: %s", what, kube_status_str(&st, buf, sizeof(buf)));
-    }
-    return rc;
-}
-
-static enum mt_phase pod_phase(const json_t *pod)
-{
-    const char *ph = jstr(json_object_get(pod, "status"), "phase");
-    const char *node = jstr(json_object_get(pod, "spec"), "nodeName");
-    if (ph && strcmp(ph, "Succeeded") == 0)
-        return MT_PHASE_SUCCEEDED;
-    if (ph && strcmp(ph, "Failed") == 0)
-        return MT_PHASE_FAILED;
-    if (ph && strcmp(ph, "Running") == 0)
-        return MT_PHASE_RUNNING;
-    return node && node[0] ? MT_PHASE_SCHEDULED : MT_PHASE_QUEUED;
 }
 
 static void track_free(struct track *t)
@@ -537,17 +292,6 @@ static enum fs_err predict_leaf(struct ctl *c, const struct microtask *mt, int64
     return rc;
 }
 
-static void set_prediction(json_t *status, const struct curve *cv)
-{
-    json_t *patch = NULL;
-    if (predict_status_patch(cv, &patch) == FS_OK) {
-        json_t *ps = json_object_get(patch, "status");
-        json_object_set(status, "prediction", json_object_get(ps, "prediction"));
-        json_object_set(status, "predictionSummary", json_object_get(ps, "predictionSummary"));
-    }
-    json_decref(patch);
-}
-
 /* ---- learning ------------------------------------------------------------------------- */
 
 static int64_t pod_time(const json_t *pod, int finished)
@@ -557,9 +301,9 @@ static int64_t pod_time(const json_t *pod, int finished)
     const char *s = NULL;
     if (finished) {
         const json_t *cs = json_array_get(json_object_get(st, "containerStatuses"), 0);
-        s = jstr(json_object_get(json_object_get(cs, "state"), "terminated"), "finishedAt");
+        s = ctl_jstr(json_object_get(json_object_get(cs, "state"), "terminated"), "finishedAt");
     } else {
-        s = jstr(st, "startTime");
+        s = ctl_jstr(st, "startTime");
     }
     if (s && rfc3339_parse(s, &t) == FS_OK)
         return t;
@@ -588,7 +332,7 @@ static enum fs_err taskprofile_get(struct ctl *c, const char *ns, const char *ty
         json_decref(obj_tp);
         if (rc == FS_ECONFLICT)
             rc = kube_get(c->client, &ref, out, &ks);
-        else if (rc != FS_OK && rc != FS_ENOMEM && namespace_gone(c, ns, "TaskProfile", &ks)) {
+        else if (rc != FS_OK && rc != FS_ENOMEM && create_namespace_gone(c, ns, "TaskProfile", &ks)) {
             snprintf(msg, msglen, "cannot create TaskProfile %s: its namespace is being deleted", type);
             return FS_EGONE;
         }
@@ -659,8 +403,8 @@ static enum fs_err learn_from(struct ctl *c, const json_t *obj, const struct mic
     int half = (int)json_integer_value(json_object_get(spec, "halfLife"));
     long max_steps = (long)json_integer_value(json_object_get(spec, "maxSteps"));
     double pstep = 0;
-    if (jstr(spec, "step"))
-        duration_parse(jstr(spec, "step"), &pstep);
+    if (ctl_jstr(spec, "step"))
+        duration_parse(ctl_jstr(spec, "step"), &pstep);
     rc = learn_fold(json_object_get(tp, "status"), &run, time(NULL), half > 0 ? half : 20,
                     pstep >= 1 ? (uint32_t)pstep : c->o.step_s, max_steps > 0 ? (uint32_t)max_steps : 720, &st, err,
                     sizeof(err));
@@ -680,7 +424,7 @@ static enum fs_err learn_from(struct ctl *c, const json_t *obj, const struct mic
             snprintf(msg, msglen, "cannot write TaskProfile %s: %s", mt->task_type, kube_status_str(&ks, buf, sizeof(buf)));
             goto out;
         }
-        count(c, &c->n.profile_updates, 1);
+        ctl_count(c, &c->n.profile_updates, 1);
     }
     pthread_mutex_lock(&c->mu);
     c->n.done_tasks++;
@@ -718,7 +462,7 @@ static enum fs_err fold_arrivals(struct ctl *c, const char *ns, const struct mic
         ret = FS_ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < n && !stopping; i++) {
+    for (size_t i = 0; i < n && !ctl_stopping; i++) {
         if (done[i] || mts[i].has_shard || !mts[i].created_s)
             continue;
         const char *type = mts[i].task_type;
@@ -731,7 +475,7 @@ static enum fs_err fold_arrivals(struct ctl *c, const char *ns, const struct mic
         json_t *tp = kube_informer_get(c->tps, ns, type), *arrivals = NULL, *st = NULL;
         uint32_t bucket = ARRIVAL_BUCKET_S;
         double d = 0;
-        const char *bs = jstr(json_object_get(tp, "spec"), "arrivalBucket");
+        const char *bs = ctl_jstr(json_object_get(tp, "spec"), "arrivalBucket");
         if (bs && duration_parse(bs, &d) == FS_OK && d >= 1 && d <= 86400)
             bucket = (uint32_t)d;
         size_t counted = 0;
@@ -827,7 +571,7 @@ static enum fs_err reconcile_split(struct ctl *c, const json_t *obj, const struc
     struct decompose_task t = {mt->name, mt->shard_path, mt->has_shard ? mt->shard_depth : 0,
                                mt->work_offset, mt->work_units};
     if (decompose_children(&t, &e, &l, &v, &kids, &nk, err, sizeof(err)) != FS_OK) {
-        json_array_append_new(conds, condition(json_object_get(obj, "status"), "Decomposed", "False",
+        json_array_append_new(conds, status_condition(json_object_get(obj, "status"), "Decomposed", "False",
                                                "InvalidSplit", err, mt->generation));
         json_object_set_new(status, "phase", json_string("Failed"));
         return FS_OK;
@@ -848,9 +592,9 @@ static enum fs_err reconcile_split(struct ctl *c, const json_t *obj, const struc
         if (!exists) {
             json_t *child = NULL;
             if (build_child(mt, obj, &kids[i], &e, &child) == FS_OK) {
-                enum fs_err crc = create(c, &ref, child, kids[i].name);
+                enum fs_err crc = create_object(c, &ref, child, kids[i].name);
                 if (crc == FS_OK)
-                    count(c, &c->n.children_created, 1);
+                    ctl_count(c, &c->n.children_created, 1);
                 else if (crc != FS_EGONE) /* a namespace being deleted is not retried */
                     ret = FS_EIO;
             }
@@ -860,7 +604,7 @@ static enum fs_err reconcile_split(struct ctl *c, const json_t *obj, const struc
     }
     char msg[160];
     snprintf(msg, sizeof(msg), "split into %zu children (%s)", nk, decompose_verdict_reason(v));
-    json_array_append_new(conds, condition(json_object_get(obj, "status"), "Decomposed", "True", "Split", msg,
+    json_array_append_new(conds, status_condition(json_object_get(obj, "status"), "Decomposed", "True", "Split", msg,
                                            mt->generation));
     const char *phase = "Running";
     if (phases[MT_PHASE_SUCCEEDED] == nk)
@@ -907,7 +651,7 @@ static void create_admitted(struct ctl *c, void *item)
     json_t *p = NULL;
     enum fs_err rc = build_pod(mt, c->o.scheduler_name, &p);
     if (rc == FS_OK)
-        rc = create(c, &pref, p, mt->name);
+        rc = create_object(c, &pref, p, mt->name);
     json_decref(p);
     cd->rc = rc == FS_EGONE ? FS_OK : rc; /* a namespace being deleted is not retried */
     if (rc != FS_OK) {
@@ -916,21 +660,21 @@ static void create_admitted(struct ctl *c, void *item)
         cluster_unlock(&c->cl);
         json_object_set_new(cd->status, "phase", json_string("Queued"));
         if (rc == FS_EGONE)
-            json_array_append_new(cd->conds, condition(old, "Admitted", "False", "NamespaceTerminating",
+            json_array_append_new(cd->conds, status_condition(old, "Admitted", "False", "NamespaceTerminating",
                                                        "its namespace is being deleted: no pod is created",
                                                        mt->generation));
         return;
     }
     char msg[400];
     snprintf(msg, sizeof(msg), "its p90 curve fits on %s over its predicted window", cd->node);
-    json_array_append_new(cd->conds, condition(old, "Admitted", "True", "Fits", msg, mt->generation));
-    json_array_append_new(cd->conds, condition(old, "Queued", "False", "Admitted", msg, mt->generation));
+    json_array_append_new(cd->conds, status_condition(old, "Admitted", "True", "Fits", msg, mt->generation));
+    json_array_append_new(cd->conds, status_condition(old, "Queued", "False", "Admitted", msg, mt->generation));
     json_object_set_new(cd->status, "phase", json_string("Queued"));
     kube_event_record(c->events, cd->obj, "Normal", "PodCreated", "Admit", "created pod %s: %s", mt->name, msg);
     const char *kv[] = {"namespace", mt->ns, "microtask", mt->name, "node", cd->node, NULL};
     log_kv(LOG_INFO, "admitted", kv);
-    count(c, &c->n.admitted, 1);
-    count(c, &c->n.pods_created, 1);
+    ctl_count(c, &c->n.admitted, 1);
+    ctl_count(c, &c->n.pods_created, 1);
 }
 
 static int cmp_candidate(const void *a, const void *b)
@@ -944,9 +688,9 @@ static enum fs_err reconcile_leaf_pod(struct ctl *c, const json_t *obj, const st
                                       json_t *status, json_t *conds)
 {
     const json_t *old = json_object_get(obj, "status");
-    enum mt_phase ph = pod_phase(pod);
-    const char *node = jstr(json_object_get(pod, "spec"), "nodeName");
-    const char *was = jstr(old, "phase");
+    enum mt_phase ph = status_pod_phase(pod);
+    const char *node = ctl_jstr(json_object_get(pod, "spec"), "nodeName");
+    const char *was = ctl_jstr(old, "phase");
     json_object_set_new(status, "phase", json_string(mt_phase_name(ph)));
     if (!json_object_get(old, "prediction")) {
         /* the write after admission was lost (a conflict, a restart): predict from when the
@@ -955,28 +699,28 @@ static enum fs_err reconcile_leaf_pod(struct ctl *c, const json_t *obj, const st
         const char *reason = "";
         char msg[300];
         int64_t created = 0;
-        const char *ct = meta(pod, "creationTimestamp");
+        const char *ct = ctl_meta(pod, "creationTimestamp");
         if (!ct || rfc3339_parse(ct, &created) != FS_OK)
             created = time(NULL);
         curve_init(&cv);
         int okp = predict_leaf(c, mt, created, &cv, &reason, msg, sizeof(msg)) == FS_OK;
         if (okp)
-            set_prediction(status, &cv);
-        json_array_append_new(conds, condition(old, "Predicted", okp ? "True" : "False", reason, msg, mt->generation));
+            status_set_prediction(status, &cv);
+        json_array_append_new(conds, status_condition(old, "Predicted", okp ? "True" : "False", reason, msg, mt->generation));
         curve_release(&cv);
     }
     /* self-healing: a status write lost to a conflict must not lose what is known */
-    const char *model = jstr(json_object_get(old, "prediction"), "model");
-    if (model && !find_condition(conds, "Predicted") && !find_condition(json_object_get(old, "conditions"), "Predicted")) {
+    const char *model = ctl_jstr(json_object_get(old, "prediction"), "model");
+    if (model && !status_find_condition(conds, "Predicted") && !status_find_condition(json_object_get(old, "conditions"), "Predicted")) {
         const char *reason = strncmp(model, "profile", 7) == 0    ? "FromProfile"
                              : strncmp(model, "estimate", 8) == 0 ? "FromEstimate"
                                                                   : "FromResources";
-        json_array_append_new(conds, condition(old, "Predicted", "True", reason, "predicted before its pod was created",
+        json_array_append_new(conds, status_condition(old, "Predicted", "True", reason, "predicted before its pod was created",
                                                mt->generation));
     }
-    if (!condition_true(old, "Admitted")) {
-        json_array_append_new(conds, condition(old, "Admitted", "True", "PodCreated", "its pod exists", mt->generation));
-        json_array_append_new(conds, condition(old, "Queued", "False", "Admitted", "its pod exists", mt->generation));
+    if (!status_condition_true(old, "Admitted")) {
+        json_array_append_new(conds, status_condition(old, "Admitted", "True", "PodCreated", "its pod exists", mt->generation));
+        json_array_append_new(conds, status_condition(old, "Queued", "False", "Admitted", "its pod exists", mt->generation));
     }
     if (node && node[0]) {
         json_t *res = json_deep_copy(json_object_get(old, "reservation"));
@@ -994,7 +738,7 @@ static enum fs_err reconcile_leaf_pod(struct ctl *c, const json_t *obj, const st
             json_object_set_new(status, "phase", json_string(was ? was : "Running"));
             return rc; /* retried with backoff; the phase moves on once the run is learnt */
         }
-        json_array_append_new(conds, condition(old, "Learnt", rc == FS_OK ? "True" : "False",
+        json_array_append_new(conds, status_condition(old, "Learnt", rc == FS_OK ? "True" : "False",
                                                rc == FS_OK ? "FoldedIntoProfile" : rc == FS_EGONE ? "NamespaceTerminating" : "NoSamples", msg, mt->generation));
         const char *kv[] = {"namespace", mt->ns, "microtask", mt->name, "detail", msg, NULL};
         log_kv(LOG_INFO, "leaf succeeded", kv);
@@ -1162,25 +906,25 @@ static enum fs_err admit_candidates(struct ctl *c, const char *ns, struct candid
                      ar.unresolvable ? "no node can ever hold it" : ar.earliest_s ? "predicted earliest start " : "no room within the horizon",
                      when);
             json_object_set_new(cd->status, "phase", json_string("Queued"));
-            json_array_append_new(cd->conds, condition(old, "Admitted", "False", "InsufficientCapacity", msg, mt->generation));
-            json_array_append_new(cd->conds, condition(old, "Queued", "True", "InsufficientCapacity", msg, mt->generation));
+            json_array_append_new(cd->conds, status_condition(old, "Admitted", "False", "InsufficientCapacity", msg, mt->generation));
+            json_array_append_new(cd->conds, status_condition(old, "Queued", "True", "InsufficientCapacity", msg, mt->generation));
             if (ar.earliest_s)
                 json_object_set_new(cd->status, "reservation", json_pack("{s:s}", "earliestStart", when));
-            const char *old_model = jstr(json_object_get(old, "prediction"), "model");
+            const char *old_model = ctl_jstr(json_object_get(old, "prediction"), "model");
             if (!old_model || strcmp(old_model, cd->cv.model) != 0)
-                set_prediction(cd->status, &cd->cv);
-            const char *was = jstr(old, "phase");
-            if (!condition_true(old, "Queued"))
+                status_set_prediction(cd->status, &cd->cv);
+            const char *was = ctl_jstr(old, "phase");
+            if (!status_condition_true(old, "Queued"))
                 kube_event_record(c->events, obj, "Normal", "Queued", "Admit", "%s", msg);
             (void)was;
             const char *kv[] = {"namespace", mt->ns, "microtask", mt->name, "reason", msg, NULL};
             log_kv(LOG_DEBUG, "queued", kv);
-            count(c, &c->n.queued, 1);
+            ctl_count(c, &c->n.queued, 1);
             still_queued++;
             continue;
         }
         /* admitted: the prediction starts now; the pods are created below, in parallel */
-        set_prediction(cd->status, &cd->cv);
+        status_set_prediction(cd->status, &cd->cv);
         cd->admitted = 1;
         cd->mt = mt;
         cd->obj = obj;
@@ -1207,14 +951,14 @@ static enum fs_err admit_candidates(struct ctl *c, const char *ns, struct candid
 static void write_status(struct ctl *c, void *item)
 {
     struct pwrite *w = item;
-    w->rc = patch_status(c, w->obj, w->mt->ns, w->mt->name, w->mt->generation, w->status);
+    w->rc = status_patch(c, w->obj, w->mt->ns, w->mt->name, w->mt->generation, w->status);
     w->status = NULL;
 }
 
 static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
 {
     enum fs_err ret = FS_OK;
-    if (ns_terminating(c, ns)) {
+    if (create_ns_terminating(c, ns)) {
         log_debug("namespace %s is being deleted: not reconciled", ns);
         return FS_OK;
     }
@@ -1234,13 +978,13 @@ static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
     }
     for (size_t i = 0; i < total; i++) {
         json_t *o = json_array_get(all, i);
-        const char *ons = meta(o, "namespace");
+        const char *ons = ctl_meta(o, "namespace");
         if (!ons || strcmp(ons, ns) != 0)
             continue;
         char err[MT_ERR_MAX];
         microtask_init(&mts[n]);
         if (microtask_parse(&mts[n], o, err, sizeof(err)) != FS_OK) {
-            log_warn("invalid MicroTask %s/%s: %s", ns, meta(o, "name"), err);
+            log_warn("invalid MicroTask %s/%s: %s", ns, ctl_meta(o, "name"), err);
             continue;
         }
         objs[n] = o;
@@ -1252,27 +996,27 @@ static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
         ret = FS_ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < n && !stopping; i++) {
+    for (size_t i = 0; i < n && !ctl_stopping; i++) {
         struct microtask *mt = &mts[i];
         const json_t *old = json_object_get(objs[i], "status");
         struct dag_verdict *v = &verdicts[i];
         if ((mt->phase == MT_PHASE_SUCCEEDED || mt->phase == MT_PHASE_FAILED) && !mt->has_split)
             continue; /* finished leaves stay finished */
-        if (meta(objs[i], "deletionTimestamp"))
+        if (ctl_meta(objs[i], "deletionTimestamp"))
             continue; /* being deleted (a finalizer holds it): it starts nothing more */
         json_t *status = json_object(), *conds = json_array();
         int ready = v->kind == DAG_READY;
         enum fs_err rc = FS_OK;
-        json_array_append_new(conds, condition(old, "DependenciesReady", ready ? "True" : "False", v->reason,
+        json_array_append_new(conds, status_condition(old, "DependenciesReady", ready ? "True" : "False", v->reason,
                                                v->message, mt->generation));
         if (v->kind == DAG_CYCLE || v->kind == DAG_MISSING) {
             json_object_set_new(status, "phase", json_string("Blocked"));
-            const char *was = jstr(old, "phase");
+            const char *was = ctl_jstr(old, "phase");
             if (!was || strcmp(was, "Blocked") != 0)
                 kube_event_record(c->events, objs[i], "Warning", v->reason, "Validate", "%s", v->message);
         } else if (v->kind == DAG_DEP_FAILED) {
             json_object_set_new(status, "phase", json_string("Failed"));
-            json_array_append_new(conds, condition(old, "Failed", "True", v->reason, v->message, mt->generation));
+            json_array_append_new(conds, status_condition(old, "Failed", "True", v->reason, v->message, mt->generation));
         } else if (!ready) {
             json_object_set_new(status, "phase", json_string("Pending"));
         } else if (mt->has_split) {
@@ -1291,18 +1035,18 @@ static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
                 cd->conds = conds;
                 curve_init(&cd->cv);
                 cd->predicted = predict_leaf(c, mt, time(NULL), &cd->cv, &reason, msg, sizeof(msg)) == FS_OK;
-                json_array_append_new(conds, condition(old, "Predicted", cd->predicted ? "True" : "False", reason, msg,
+                json_array_append_new(conds, status_condition(old, "Predicted", cd->predicted ? "True" : "False", reason, msg,
                                                        mt->generation));
                 continue;
             }
         }
         if (rc != FS_OK)
             ret = rc;
-        carry_conditions(conds, old);
+        status_carry_conditions(conds, old);
         json_object_set_new(status, "conditions", conds);
         pw[npw++] = (struct pwrite){objs[i], mt, status, FS_OK};
     }
-    if (!stopping) {
+    if (!ctl_stopping) {
         enum fs_err rc = admit_candidates(c, ns, cands, nc, mts, objs);
         if (rc != FS_OK)
             ret = rc;
@@ -1310,13 +1054,13 @@ static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
     for (size_t k = 0; k < nc; k++) {
         struct candidate *cd = &cands[k];
         const json_t *old = json_object_get(objs[cd->i], "status");
-        carry_conditions(cd->conds, old);
+        status_carry_conditions(cd->conds, old);
         json_object_set_new(cd->status, "conditions", cd->conds);
         cd->conds = NULL;
         pw[npw++] = (struct pwrite){objs[cd->i], &mts[cd->i], cd->status, FS_OK};
         curve_release(&cd->cv);
     }
-    if (!stopping) {
+    if (!ctl_stopping) {
         parallel(c, pw, npw, sizeof(*pw), write_status);
         for (size_t k = 0; k < npw; k++)
             if (pw[k].rc != FS_OK)
@@ -1327,7 +1071,7 @@ static enum fs_err reconcile_namespace(struct ctl *c, const char *ns)
     }
     if (nc == 0)
         mark_queued_ns(c, ns, 0);
-    if (!stopping) {
+    if (!ctl_stopping) {
         enum fs_err rc = fold_arrivals(c, ns, mts, n);
         if (rc != FS_OK)
             ret = rc;
@@ -1362,7 +1106,7 @@ static enum fs_err throttle(struct ctl *c, const json_t *pod, int64_t cpu_milli,
     enum fs_err rc = throttle_plan(pod, cpu_milli < 1 ? 1 : cpu_milli, &patch, msg, msglen);
     if (rc != FS_OK || !patch)
         return rc;
-    struct kube_ref ref = {"", "v1", "pods", meta(pod, "namespace"), meta(pod, "name"), "resize"};
+    struct kube_ref ref = {"", "v1", "pods", ctl_meta(pod, "namespace"), ctl_meta(pod, "name"), "resize"};
     struct kube_status st;
     json_t *got = NULL;
     rc = kube_patch(c->client, &ref, KUBE_PATCH_STRATEGIC, patch, NULL, &got, &st);
@@ -1372,10 +1116,10 @@ static enum fs_err throttle(struct ctl *c, const json_t *pod, int64_t cpu_milli,
         const json_t *want, *ctr;
         json_array_foreach(json_object_get(json_object_get(patch, "spec"), "containers"), i, want) {
             json_array_foreach(json_object_get(json_object_get(got, "spec"), "containers"), j, ctr) {
-                const char *lim = jstr(json_object_get(json_object_get(ctr, "resources"), "limits"), "cpu");
+                const char *lim = ctl_jstr(json_object_get(json_object_get(ctr, "resources"), "limits"), "cpu");
                 size_t at = strlen(msg);
                 if (json_equal(json_object_get(ctr, "name"), json_object_get(want, "name")) && lim && at < msglen)
-                    snprintf(msg + at, msglen - at, "; the pod spec now limits %s to %s", jstr(ctr, "name"), lim);
+                    snprintf(msg + at, msglen - at, "; the pod spec now limits %s to %s", ctl_jstr(ctr, "name"), lim);
             }
         }
         *resized = 1;
@@ -1418,23 +1162,23 @@ static enum fs_err claimed_peak(struct ctl *c, const char *uid, int64_t now, int
 /* One metrics.k8s.io sample of one running leaf's pod, with its network rate when known. */
 static void sample_pod(struct ctl *c, const json_t *pm)
 {
-    const char *ns = meta(pm, "namespace"), *name = meta(pm, "name");
+    const char *ns = ctl_meta(pm, "namespace"), *name = ctl_meta(pm, "name");
     int64_t t = 0, v[CURVE_NRES] = {0, 0, 0};
-    if (!ns || !name || !jstr(pm, "timestamp") || rfc3339_parse(jstr(pm, "timestamp"), &t) != FS_OK)
+    if (!ns || !name || !ctl_jstr(pm, "timestamp") || rfc3339_parse(ctl_jstr(pm, "timestamp"), &t) != FS_OK)
         return;
     /* a cpu figure is a rate over the window ending at timestamp: it describes the window's
      * middle, so that is where it goes (else every change is seen half a window late) */
     double window_s = 0;
-    if (jstr(pm, "window") && duration_parse(jstr(pm, "window"), &window_s) == FS_OK && window_s > 0 && window_s < 600)
+    if (ctl_jstr(pm, "window") && duration_parse(ctl_jstr(pm, "window"), &window_s) == FS_OK && window_s > 0 && window_s < 600)
         t -= (int64_t)llround(window_s / 2);
     size_t i;
     const json_t *ct;
     json_array_foreach(json_object_get(pm, "containers"), i, ct) {
         const json_t *u = json_object_get(ct, "usage");
         int64_t cpu = 0, mem = 0;
-        if (jstr(u, "cpu") && kube_parse_milli(jstr(u, "cpu"), &cpu) == FS_OK)
+        if (ctl_jstr(u, "cpu") && kube_parse_milli(ctl_jstr(u, "cpu"), &cpu) == FS_OK)
             v[CURVE_CPU] += cpu;
-        if (jstr(u, "memory") && kube_parse_bytes(jstr(u, "memory"), &mem) == FS_OK)
+        if (ctl_jstr(u, "memory") && kube_parse_bytes(ctl_jstr(u, "memory"), &mem) == FS_OK)
             v[CURVE_MEM] += mem;
     }
     v[CURVE_NET] = netrate_get(c->net, ns, name);
@@ -1447,7 +1191,7 @@ static void sample_pod(struct ctl *c, const json_t *pm)
     curve_init(&spliced);
     snprintf(key, sizeof(key), "%s/%s", ns, name);
     const json_t *old = json_object_get(obj, "status");
-    if (!obj || !pod || pod_phase(pod) != MT_PHASE_RUNNING || microtask_parse(&mt, obj, NULL, 0) != FS_OK ||
+    if (!obj || !pod || status_pod_phase(pod) != MT_PHASE_RUNNING || microtask_parse(&mt, obj, NULL, 0) != FS_OK ||
         curve_from_json(&cur, json_object_get(old, "prediction"), NULL, 0) != FS_OK)
         goto out;
     pthread_mutex_lock(&c->mu);
@@ -1462,7 +1206,7 @@ static void sample_pod(struct ctl *c, const json_t *pm)
         long n_obs = (long)json_integer_value(json_object_get(json_object_get(old, "usage"), "observedSteps"));
         if (n_obs > 0 && strstr(cur.model, "+observed"))
             usage_obs_load(&tr->obs, &cur, (uint32_t)n_obs);
-        tr->an.flagged = condition_true(old, "Anomalous");
+        tr->an.flagged = status_condition_true(old, "Anomalous");
         if (lmap_put(&c->tracks, key, tr) != FS_OK) {
             track_free(tr);
             tr = NULL;
@@ -1513,7 +1257,7 @@ static void sample_pod(struct ctl *c, const json_t *pm)
         }
     }
     json_t *status = json_object(), *usage = json_object(), *bj = NULL;
-    set_prediction(status, &spliced);
+    status_set_prediction(status, &spliced);
     char cpu_s[32], mem_s[32], e_s[32];
     kube_format_milli(v[CURVE_CPU], cpu_s, sizeof(cpu_s));
     kube_format_bytes(v[CURVE_MEM], mem_s, sizeof(mem_s));
@@ -1543,7 +1287,7 @@ static void sample_pod(struct ctl *c, const json_t *pm)
         /* what the ledger holds for the pod from now on (the extender's and the admission's
          * view of it), so a re-reservation can be seen where it takes effect */
         int64_t held[CURVE_NRES];
-        if (claimed_peak(c, meta(pod, "uid"), time(NULL), held) == FS_OK) {
+        if (claimed_peak(c, ctl_meta(pod, "uid"), time(NULL), held) == FS_OK) {
             char hc[32], hm[32];
             kube_format_milli(held[CURVE_CPU], hc, sizeof(hc));
             kube_format_bytes(held[CURVE_MEM], hm, sizeof(hm));
@@ -1563,13 +1307,13 @@ static void sample_pod(struct ctl *c, const json_t *pm)
         ledger_format_amount(an.res, an.band, band, sizeof(band));
         snprintf(msg, sizeof(msg), "%s usage %s above its predicted p90 %s for %.0fs (window %.0fs); action %s",
                  curve_res_name(an.res), amt, band, an.for_s, mt.anomaly_window_s, action_name(mt.anomaly_action));
-        conds = set_condition(old, condition(old, "Anomalous", "True", "UsageAboveBand", msg, mt.generation));
+        conds = status_set_condition(old, status_condition(old, "Anomalous", "True", "UsageAboveBand", msg, mt.generation));
         kube_event_record(c->events, obj, "Warning", "Anomalous", "Observe", "%s", msg);
         const char *kv[] = {"namespace", ns, "microtask", name, "detail", msg, NULL};
         log_kv(LOG_WARN, "anomaly", kv);
         if (mt.anomaly_action == MT_ANOMALY_RESERVE) {
             json_t *old_c = json_pack("{s:o}", "conditions", conds);
-            conds = set_condition(old_c, condition(old, "Reserved", "True", "ReReserved",
+            conds = status_set_condition(old_c, status_condition(old, "Reserved", "True", "ReReserved",
                                                    "the rest of the curve is reserved at least at the observed level",
                                                    mt.generation));
             json_decref(old_c);
@@ -1577,28 +1321,28 @@ static void sample_pod(struct ctl *c, const json_t *pm)
     }
     /* throttled when flagged, and again at later samples until a resize has succeeded (the
      * pod may not have been resizable yet) */
-    if (an.flagged && mt.anomaly_action == MT_ANOMALY_THROTTLE && (flagged || !condition_true(old, "Throttled"))) {
+    if (an.flagged && mt.anomaly_action == MT_ANOMALY_THROTTLE && (flagged || !status_condition_true(old, "Throttled"))) {
         char tmsg[900];
         int resized = 0;
         int64_t p90 = usage_band_at(&base, CURVE_P90, CURVE_CPU, t);
         enum fs_err rc = throttle(c, pod, p90, &resized, tmsg, sizeof(tmsg));
         const char *reason = rc != FS_OK ? "ResizeFailed" : resized ? "Resized" : "AtOrBelowBand";
-        const json_t *was = find_condition(json_object_get(old, "conditions"), "Throttled");
+        const json_t *was = status_find_condition(json_object_get(old, "conditions"), "Throttled");
         json_t *old_c = conds ? json_pack("{s:o}", "conditions", conds) : json_incref((json_t *)old);
-        conds = set_condition(old_c, condition(old, "Throttled", rc == FS_OK ? "True" : "False", reason, tmsg,
+        conds = status_set_condition(old_c, status_condition(old, "Throttled", rc == FS_OK ? "True" : "False", reason, tmsg,
                                                mt.generation));
         json_decref(old_c);
-        if (!was || !jstr(was, "message") || strcmp(jstr(was, "message"), tmsg) != 0) { /* said once */
+        if (!was || !ctl_jstr(was, "message") || strcmp(ctl_jstr(was, "message"), tmsg) != 0) { /* said once */
             kube_event_record(c->events, obj, rc == FS_OK ? "Normal" : "Warning", "Throttled", "Resize", "%s", tmsg);
             const char *kv[] = {"namespace", ns, "microtask", name, "detail", tmsg, NULL};
             log_kv(rc == FS_OK ? LOG_INFO : LOG_WARN, rc == FS_OK ? "throttled" : "cannot throttle", kv);
         }
         if (resized)
-            count(c, &c->n.throttles, 1);
+            ctl_count(c, &c->n.throttles, 1);
     }
     if (conds)
         json_object_set_new(status, "conditions", conds);
-    patch_status(c, obj, ns, name, mt.generation, status);
+    status_patch(c, obj, ns, name, mt.generation, status);
 out_base:
     curve_release(&base);
     usage_obs_release(&obs);
@@ -1620,13 +1364,13 @@ static void sample(struct ctl *c)
     if (rc != FS_OK) {
         char buf[600];
         log_debug("cannot read pod metrics: %s", kube_status_str(&st, buf, sizeof(buf)));
-        count(c, &c->n.sample_errors, 1);
+        ctl_count(c, &c->n.sample_errors, 1);
         return;
     }
     size_t i;
     const json_t *pm;
     json_array_foreach(json_object_get(list, "items"), i, pm) {
-        if (stopping)
+        if (ctl_stopping)
             break;
         sample_pod(c, pm);
     }
@@ -1830,7 +1574,7 @@ static void http_handler(void *arg, const char *path, int *status, const char **
 static void *worker(void *arg)
 {
     struct ctl *c = arg;
-    while (!stopping) {
+    while (!ctl_stopping) {
         if (!c->leader) {
             usleep(100 * 1000);
             continue;
@@ -1847,12 +1591,12 @@ static void *worker(void *arg)
         rc = reconcile_namespace(c, key);
         if (rc == FS_OK) {
             kube_workqueue_forget(c->queue, key);
-            count(c, &c->n.reconciles_ok, 1);
+            ctl_count(c, &c->n.reconciles_ok, 1);
         } else {
             const char *kv[] = {"namespace", key, "error", fs_strerror(rc), NULL};
             log_kv(LOG_WARN, "reconcile failed, retrying with backoff", kv);
             kube_workqueue_add_rate_limited(c->queue, key);
-            count(c, &c->n.reconciles_err, 1);
+            ctl_count(c, &c->n.reconciles_err, 1);
         }
         kube_workqueue_done(c->queue, key);
         free(key);
@@ -2076,26 +1820,26 @@ int main(int argc, char **argv)
         log_err("cannot start informers: %s", fs_strerror(rc));
         goto out;
     }
-    while (!stopping && (kube_informer_wait_synced(c.nodes, 1000) != FS_OK ||
+    while (!ctl_stopping && (kube_informer_wait_synced(c.nodes, 1000) != FS_OK ||
                          kube_informer_wait_synced(c.pods, 1000) != FS_OK ||
                          kube_informer_wait_synced(c.tps, 1000) != FS_OK ||
                          kube_informer_wait_synced(c.mts, 1000) != FS_OK))
         ;
-    c.synced = !stopping;
+    c.synced = !ctl_stopping;
     if (c.synced)
         log_info("caches synced, identity %s", identity);
     pthread_t workers[64];
     size_t n_workers = 0;
-    for (long i = 0; i < c.o.workers && !stopping; i++)
+    for (long i = 0; i < c.o.workers && !ctl_stopping; i++)
         if (pthread_create(&workers[n_workers], NULL, worker, &c) == 0)
             n_workers++;
-    if (!n_workers && !stopping) {
+    if (!n_workers && !ctl_stopping) {
         log_err("cannot start any worker thread");
         goto out;
     }
     int was_leader = 0;
     struct timespec last_sample = {0, 0};
-    while (!stopping) {
+    while (!ctl_stopping) {
         int leader = !c.lease || kube_lease_is_leader(c.lease);
         c.leader = leader;
         if (!leader) {
