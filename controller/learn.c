@@ -239,15 +239,8 @@ enum fs_err learn_predict(const struct profile *p, double size, int64_t start_s,
     rc = FS_ENOMEM;
     if (!t || !mean || !hi)
         goto out;
-    snprintf(c->model, sizeof(c->model), "profile");
-    c->start_s = start_s;
-    c->step_s = step_s;
-    c->n_steps = n;
-    c->duration_s = (int64_t)ceil(dur);
-    for (int b = 0; b < 2; b++)
-        for (int r = 0; r < CURVE_NRES; r++)
-            if (!(c->v[b][r] = calloc(n, sizeof(int64_t))))
-                goto out;
+    if (curve_alloc(c, "profile", start_s, step_s, n, (int64_t)ceil(dur)) != FS_OK)
+        goto out;
     for (int r = 0; r < CURVE_NRES; r++) { /* network stays 0 when no run observed it */
         double d2;
         if (profile_predict(p, r, size, 0.1, 0.9, (int)n, t, mean, NULL, hi, &d2) != FS_OK)

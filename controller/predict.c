@@ -11,25 +11,6 @@
 #include "duration.h"
 #include "kube/quantity.h"
 
-/* n steps of step_s, all six arrays allocated and zeroed */
-static enum fs_err curve_alloc(struct curve *c, const char *model, int64_t start_s, uint32_t step_s,
-                               uint32_t n, int64_t duration_s)
-{
-    curve_release(c);
-    snprintf(c->model, sizeof(c->model), "%s", model);
-    c->start_s = start_s;
-    c->step_s = step_s;
-    c->n_steps = n;
-    c->duration_s = duration_s;
-    for (int b = 0; b < 2; b++)
-        for (int r = 0; r < CURVE_NRES; r++)
-            if (!(c->v[b][r] = calloc(n, sizeof(int64_t)))) {
-                curve_release(c);
-                return FS_ENOMEM;
-            }
-    return FS_OK;
-}
-
 static enum fs_err flat_curve(const char *model, double duration_s, const int64_t value[CURVE_NRES],
                               int64_t start_s, uint32_t step_s, struct curve *c, char *err,
                               size_t errlen)

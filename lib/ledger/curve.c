@@ -54,6 +54,24 @@ enum fs_err curve_copy(struct curve *dst, const struct curve *src)
     return FS_OK;
 }
 
+enum fs_err curve_alloc(struct curve *c, const char *model, int64_t start_s, uint32_t step_s, uint32_t n,
+                        int64_t duration_s)
+{
+    curve_release(c);
+    snprintf(c->model, sizeof(c->model), "%s", model ? model : "");
+    c->start_s = start_s;
+    c->step_s = step_s;
+    c->n_steps = n;
+    c->duration_s = duration_s;
+    for (int b = 0; b < 2; b++)
+        for (int r = 0; r < CURVE_NRES; r++)
+            if (!(c->v[b][r] = calloc(n ? n : 1, sizeof(int64_t)))) {
+                curve_release(c);
+                return FS_ENOMEM;
+            }
+    return FS_OK;
+}
+
 void curve_init_flat(struct curve *c, int64_t start_s, const int64_t value[CURVE_NRES])
 {
     curve_init(c);

@@ -60,6 +60,11 @@ void curve_release(struct curve *c);
 /* Deep copy; dst is initialised by this call (release it afterwards). */
 enum fs_err curve_copy(struct curve *dst, const struct curve *src);
 
+/* n steps of step_s from start_s, all six arrays allocated and zeroed (c is released
+ * first; model may be NULL). FS_ENOMEM leaves c empty. */
+enum fs_err curve_alloc(struct curve *c, const char *model, int64_t start_s, uint32_t step_s, uint32_t n,
+                        int64_t duration_s);
+
 /* A flat open-ended curve of value[] from start_s. */
 void curve_init_flat(struct curve *c, int64_t start_s, const int64_t value[CURVE_NRES]);
 

@@ -20,17 +20,12 @@
 static void flat(struct curve *c, uint32_t n, int64_t cpu50, int64_t cpu90, int64_t mem)
 {
     curve_init(c);
-    c->start_s = T0;
-    c->step_s = 10;
-    c->n_steps = n;
-    c->duration_s = 10 * n;
-    for (int b = 0; b < 2; b++)
-        for (int r = 0; r < CURVE_NRES; r++) {
-            c->v[b][r] = calloc(n, sizeof(int64_t));
-            assert_non_null(c->v[b][r]);
-            for (uint32_t i = 0; i < n; i++)
-                c->v[b][r][i] = r == CURVE_CPU ? (b ? cpu90 : cpu50) : r == CURVE_MEM ? mem : 0;
-        }
+    assert_int_equal(curve_alloc(c, NULL, T0, 10, n, 10 * (int64_t)n), FS_OK);
+    for (uint32_t i = 0; i < n; i++) {
+        c->v[CURVE_P50][CURVE_CPU][i] = cpu50;
+        c->v[CURVE_P90][CURVE_CPU][i] = cpu90;
+        c->v[CURVE_P50][CURVE_MEM][i] = c->v[CURVE_P90][CURVE_MEM][i] = mem;
+    }
 }
 
 static void test_steps_mean_repeat_and_gaps(void **state)

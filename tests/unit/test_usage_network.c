@@ -24,16 +24,12 @@
 static void baseline(struct curve *c, uint32_t n, int64_t net)
 {
     curve_init(c);
-    c->start_s = T0;
-    c->step_s = 10;
-    c->n_steps = n;
-    c->duration_s = 10 * n;
+    assert_int_equal(curve_alloc(c, NULL, T0, 10, n, 10 * (int64_t)n), FS_OK);
     for (int b = 0; b < 2; b++)
-        for (int r = 0; r < CURVE_NRES; r++) {
-            c->v[b][r] = calloc(n, sizeof(int64_t));
-            assert_non_null(c->v[b][r]);
-            for (uint32_t i = 0; i < n; i++)
-                c->v[b][r][i] = r == CURVE_CPU ? 1000 : r == CURVE_MEM ? 100 * MI : net;
+        for (uint32_t i = 0; i < n; i++) {
+            c->v[b][CURVE_CPU][i] = 1000;
+            c->v[b][CURVE_MEM][i] = 100 * MI;
+            c->v[b][CURVE_NET][i] = net;
         }
 }
 
