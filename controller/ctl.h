@@ -124,4 +124,34 @@ int create_namespace_gone(struct ctl *c, const char *ns, const char *what, const
 /* Creates obj. FS_EGONE when its namespace is being deleted or gone: the caller gives up on
  * it rather than retrying. */
 enum fs_err create_object(struct ctl *c, const struct kube_ref *ref, const json_t *obj, const char *what);
+
+/* ---- taskprofile.c: learning into TaskProfiles ---- */
+
+/* Folds a completed leaf's run into its TaskProfile (created on first use). FS_EDATA when
+ * there is nothing to learn (no usage was observed); msg says what happened. */
+enum fs_err taskprofile_learn_run(struct ctl *c, const json_t *obj, const struct microtask *mt, const json_t *pod,
+                                  char *msg, size_t msglen);
+/* Counts the namespace's root MicroTasks of each type into its TaskProfile's arrival series. */
+enum fs_err taskprofile_fold_arrivals(struct ctl *c, const char *ns, const struct microtask *mts, size_t n);
+
+/* ---- sampler.c: usage sampling, anomalies, throttling ---- */
+
+/* One sampling pass over the running leaves' pods (the main thread, every --sample-interval). */
+void sampler_run(struct ctl *c);
+/* Forgets the track of a leaf that finished. */
+void sampler_track_drop(struct ctl *c, const char *ns, const char *name);
+/* Frees every track (at shutdown; c->tracks itself is released by its owner). */
+void sampler_free_tracks(struct ctl *c);
+
+/* ---- metrics.c: /healthz, /readyz, /metrics ---- */
+
+/* httpd's callback (httpd.h): the answer to a GET of path, from memory. */
+void metrics_http_handler(void *arg, const char *path, int *status, const char **ctype, char **body);
+
+/* ---- reconcile.c: one namespace's pass ---- */
+
+/* Reconciles every MicroTask of ns; an error is retried with the namespace, with backoff. */
+enum fs_err reconcile_namespace(struct ctl *c, const char *ns);
+/* Frees every entry of the admission board (at shutdown; c->board itself is its owner's). */
+void reconcile_free_board(struct ctl *c);
 #endif
