@@ -36,6 +36,9 @@ BINS := $(foreach p,$(PROGRAMS),$(if $(wildcard $(call prog_dir,$(p))/*.c),$(BUI
 UNIT_FILTER ?= %
 UNIT_SRC := $(filter tests/unit/$(UNIT_FILTER).c,$(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# code shared by unit tests and test programs (fakes, fixtures): tests/support/*.c, one archive
+SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
+SUPPORTA := $(BUILD)/libtestsupport.a
 
 .SECONDARY:
 PREFIX ?= /usr/local
@@ -69,7 +72,11 @@ $(BUILD)/bin/$(call prog_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(ca
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
+$(SUPPORTA): $(SUPPORT_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SUPPORTA) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
@@ -123,13 +130,13 @@ clean:
 E2E_SRC  := $(wildcard tests/e2e/*.c) $(wildcard tests/bench/*.c)
 E2E_BIN  := $(patsubst tests/%.c,$(BUILD)/%,$(E2E_SRC))
 all: $(E2E_BIN)
-$(BUILD)/e2e/%: $(BUILD)/tests/e2e/%.o $(LIBA)
+$(BUILD)/e2e/%: $(BUILD)/tests/e2e/%.o $(SUPPORTA) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIBA)
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(SUPPORTA) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
--include $(E2E_SRC:%.c=$(BUILD)/%.d)
+-include $(E2E_SRC:%.c=$(BUILD)/%.d) $(SUPPORT_OBJ:.o=.d)
 
 # ---- tests of the kubectl-foresight binary itself (tests/cli/, issue 4); no cluster ----
 .PHONY: test-cli
