@@ -1,9 +1,7 @@
 /* Unit tests for lib/kube/client and kube_watch_run against a scripted HTTP server on
  * 127.0.0.1 (no cluster): paths and queries, Status errors, retries honouring Retry-After,
  * 401 token refresh, a non-JSON error body, an unreachable server, truncated and expired
- * watch streams. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+ * watch streams. The server is tests/support/fake_http (libwebsockets). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,29 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "kube/client.h"
 #include "kube/config.h"
+#include "kube/internal.h"
 #include "kube/watch.h"
-
-#define MAX_STEPS 16
-
-struct fake {
-    int fd;
-    int port;
-    pthread_t thread;
-    const char *responses[MAX_STEPS]; /* raw HTTP responses, one per request */
-    int close_after[MAX_STEPS];       /* close the connection after this response */
-    int nresp;
-    int served;
-    char requests[MAX_STEPS][2048];   /* request line and headers as received */
-    char bodies[MAX_STEPS][1024];
-    int64_t at_ms[MAX_STEPS];
-};
+#include "../support/fake_http.h"
 
 static int64_t now_ms(void)
 {
@@ -43,99 +27,34 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void *serve(void *arg)
+/* A server answering the i-th request with replies[i]. */
+static struct fake_http *fake_start(struct fake_http_script *sc)
 {
-    struct fake *f = arg;
-    while (f->served < f->nresp) {
-        int c = accept(f->fd, NULL, NULL);
-        if (c < 0)
-            return NULL;
-        char buf[8192];
-        size_t len = 0;
-        while (f->served < f->nresp) {
-            char *end;
-            ssize_t n;
-            while (!(end = memmem(buf, len, "\r\n\r\n", 4))) {
-                n = read(c, buf + len, sizeof(buf) - len - 1);
-                if (n <= 0)
-                    goto next_conn;
-                len += (size_t)n;
-            }
-            size_t hlen = (size_t)(end - buf) + 4;
-            long clen = 0;
-            char *cl = strcasestr(buf, "content-length:");
-            if (cl && cl < end)
-                clen = strtol(cl + 15, NULL, 10);
-            while (len < hlen + (size_t)clen) {
-                n = read(c, buf + len, sizeof(buf) - len - 1);
-                if (n <= 0)
-                    goto next_conn;
-                len += (size_t)n;
-            }
-            int i = f->served;
-            snprintf(f->requests[i], sizeof(f->requests[i]), "%.*s", (int)hlen, buf);
-            snprintf(f->bodies[i], sizeof(f->bodies[i]), "%.*s", (int)clen, buf + hlen);
-            f->at_ms[i] = now_ms();
-            memmove(buf, buf + hlen + clen, len - hlen - (size_t)clen);
-            len -= hlen + (size_t)clen;
-            const char *r = f->responses[i];
-            __atomic_store_n(&f->served, i + 1, __ATOMIC_RELEASE); /* before the client can see it */
-            if (write(c, r, strlen(r)) < 0)
-                goto next_conn;
-            if (f->close_after[i])
-                break;
-        }
-    next_conn:
-        close(c);
-    }
-    return NULL;
+    struct fake_http *f = NULL;
+    assert_int_equal(fake_http_new(&f, fake_http_scripted, sc), FS_OK);
+    return f;
 }
 
-static void fake_start(struct fake *f)
+static const struct fake_http_req *req_at(struct fake_http *f, int seq)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    f->fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(f->fd >= 0);
-    assert_int_equal(bind(f->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(f->fd, 8), 0);
-    getsockname(f->fd, (struct sockaddr *)&a, &al);
-    f->port = ntohs(a.sin_port);
-    pthread_create(&f->thread, NULL, serve, f);
+    const struct fake_http_req *r = fake_http_req(f, seq);
+    if (!r)
+        fail_msg("the server saw no request %d (%d in all)", seq, fake_http_count(f));
+    return r;
 }
 
-static void fake_stop(struct fake *f)
-{
-    shutdown(f->fd, SHUT_RDWR);
-    close(f->fd);
-    pthread_join(f->thread, NULL);
-}
-
-static void make_client(struct fake *f, struct kube_config *cfg, struct kube_client **c,
-                        const char *token_file)
+static void make_client(int port, struct kube_config *cfg, struct kube_client **c, const char *token_file)
 {
     char yaml[1024];
     snprintf(yaml, sizeof(yaml),
              "current-context: t\ncontexts: [{name: t, context: {cluster: c, user: u}}]\n"
              "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
              "users: [{name: u, user: {%s: %s}}]\n",
-             f->port, token_file ? "tokenFile" : "token", token_file ? token_file : "tok1");
+             port, token_file ? "tokenFile" : "token", token_file ? token_file : "tok1");
     assert_int_equal(kube_config_parse(cfg, yaml, strlen(yaml), NULL, NULL), FS_OK);
     struct kube_client_opts o = {.backoff_base_ms = 20, .backoff_max_ms = 200, .max_retries = 3,
                                  .timeout_ms = 5000, .qps = -1};
     assert_int_equal(kube_client_new(c, cfg, &o), FS_OK);
-}
-
-#define OK_JSON(body) "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n" body
-
-static char *resp(const char *status_line, const char *extra_headers, const char *body)
-{
-    static char bufs[MAX_STEPS * 2][4096];
-    static int next;
-    char *b = bufs[next++ % (MAX_STEPS * 2)];
-    snprintf(b, 4096, "HTTP/1.1 %s\r\nContent-Length: %zu\r\n%s\r\n%s", status_line, strlen(body),
-             extra_headers, body);
-    return b;
 }
 
 static void test_paths_and_queries(void **state)
@@ -162,25 +81,36 @@ static void test_paths_and_queries(void **state)
 static void test_status_errors_and_list_query(void **state)
 {
     (void)state;
-    struct fake f = {.nresp = 3};
-    f.responses[0] = resp("200 OK", "", "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[]}");
-    f.responses[1] = resp("409 Conflict", "Content-Type: application/json\r\n",
-                          "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
-                          "\"Operation cannot be fulfilled on configmaps \\\"a\\\": the object has been modified\","
-                          "\"reason\":\"Conflict\",\"code\":409}");
-    f.responses[2] = resp("403 Forbidden", "Content-Type: text/html\r\n", "<html>nope\x01</html>");
-    fake_start(&f);
+    const struct fake_http_reply replies[] = {
+        {.body = "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[]}"},
+        {.status = 409,
+         .body = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
+                 "\"Operation cannot be fulfilled on configmaps \\\"a\\\": the object has been modified\","
+                 "\"reason\":\"Conflict\",\"code\":409}"},
+        {.status = 403, .content_type = "text/html", .body = "<html>nope\x01</html>"},
+    };
+    struct fake_http_script sc = {replies, 3};
+    struct fake_http *f = fake_start(&sc);
     struct kube_config cfg;
     struct kube_client *c;
-    make_client(&f, &cfg, &c, NULL);
+    make_client(fake_http_port(f), &cfg, &c, NULL);
     struct kube_ref ref = {.version = "v1", .resource = "configmaps", .namespace = "d"};
     struct kube_list_opts lo = {.label_selector = "app in (a,b)", .limit = 2};
     json_t *out = NULL;
     struct kube_status st;
     assert_int_equal(kube_list(c, &ref, &lo, &out, &st), FS_OK);
-    assert_non_null(strstr(f.requests[0], "GET /api/v1/namespaces/d/configmaps?labelSelector=app%20in%20%28a%2Cb%29&limit=2 "));
-    assert_non_null(strstr(f.requests[0], "Authorization: Bearer tok1"));
+    /* the server decodes the selector back whole, in its own argument */
+    const struct fake_http_req *r = req_at(f, 0);
+    assert_string_equal(r->method, "GET");
+    assert_string_equal(r->uri, "/api/v1/namespaces/d/configmaps?labelSelector=app in (a,b)&limit=2");
+    assert_string_equal(r->authorization, "Bearer tok1");
+    assert_string_equal(r->accept, "application/json");
     json_decref(out);
+    /* and the bytes on the wire are percent-encoded (the server sees them decoded) */
+    char q[256] = "/p";
+    assert_int_equal(kube_query_add(q, sizeof(q), "labelSelector", "app in (a,b)"), FS_OK);
+    assert_int_equal(kube_query_add(q, sizeof(q), "limit", "2"), FS_OK);
+    assert_string_equal(q, "/p?labelSelector=app%20in%20%28a%2Cb%29&limit=2");
 
     ref.name = "a";
     json_t *obj = json_pack("{s:{s:s, s:s}}", "metadata", "name", "a", "resourceVersion", "1");
@@ -188,8 +118,11 @@ static void test_status_errors_and_list_query(void **state)
     assert_int_equal(st.code, 409);
     assert_string_equal(st.reason, "Conflict");
     assert_non_null(strstr(st.message, "the object has been modified"));
-    assert_non_null(strstr(f.requests[1], "PUT /api/v1/namespaces/d/configmaps/a "));
-    assert_string_equal(f.bodies[1], "{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}}");
+    r = req_at(f, 1);
+    assert_string_equal(r->method, "PUT");
+    assert_string_equal(r->uri, "/api/v1/namespaces/d/configmaps/a");
+    assert_string_equal(r->content_type, "application/json");
+    assert_string_equal(r->body, "{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}}");
     json_decref(obj);
 
     /* a non-JSON error body: the status keeps the HTTP code and a printable excerpt */
@@ -198,30 +131,35 @@ static void test_status_errors_and_list_query(void **state)
     assert_string_equal(st.reason, "Forbidden");
     assert_string_equal(st.message, "<html>nope </html>");
     assert_null(out);
+    /* error answers did not cost a connection: all three came on one */
+    assert_int_equal(req_at(f, 1)->conn, req_at(f, 0)->conn);
+    assert_int_equal(req_at(f, 2)->conn, req_at(f, 0)->conn);
     kube_client_free(c);
     kube_config_release(&cfg);
-    fake_stop(&f);
+    fake_http_free(f);
 }
 
 static void test_retry_after_and_5xx(void **state)
 {
     (void)state;
-    struct fake f = {.nresp = 4};
-    f.responses[0] = resp("429 Too Many Requests", "Retry-After: 1\r\n", "{\"kind\":\"Status\",\"code\":429,\"reason\":\"TooManyRequests\"}");
-    f.responses[1] = resp("503 Service Unavailable", "", "busy");
-    f.responses[2] = resp("200 OK", "", "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}}");
-    f.responses[3] = resp("500 Internal Server Error", "", "{\"kind\":\"Status\",\"code\":500,\"message\":\"boom\"}");
-    fake_start(&f);
+    const struct fake_http_reply replies[] = {
+        {.status = 429, .retry_after = "1", .body = "{\"kind\":\"Status\",\"code\":429,\"reason\":\"TooManyRequests\"}"},
+        {.status = 503, .content_type = "text/plain", .body = "busy"},
+        {.body = "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}}"},
+        {.status = 500, .body = "{\"kind\":\"Status\",\"code\":500,\"message\":\"boom\"}"},
+    };
+    struct fake_http_script sc = {replies, 4};
+    struct fake_http *f = fake_start(&sc);
     struct kube_config cfg;
     struct kube_client *c;
-    make_client(&f, &cfg, &c, NULL);
+    make_client(fake_http_port(f), &cfg, &c, NULL);
     struct kube_ref ref = {.version = "v1", .resource = "configmaps", .namespace = "d", .name = "a"};
     json_t *out = NULL;
     struct kube_status st;
     assert_int_equal(kube_get(c, &ref, &out, &st), FS_OK);
-    assert_int_equal(f.served, 3);
+    assert_int_equal(fake_http_count(f), 3);
     /* Retry-After: 1 was honoured (our own backoff would have been 20 ms) */
-    assert_true(f.at_ms[1] - f.at_ms[0] >= 950);
+    assert_true(req_at(f, 1)->at_ms - req_at(f, 0)->at_ms >= 950);
     assert_string_equal(json_string_value(json_object_get(json_object_get(out, "metadata"), "name")), "a");
     json_decref(out);
     /* a POST is not retried on 500: it may have been applied */
@@ -230,11 +168,12 @@ static void test_retry_after_and_5xx(void **state)
     assert_int_equal(kube_create(c, &coll, obj, NULL, NULL, &st), FS_EHTTP);
     assert_int_equal(st.code, 500);
     assert_string_equal(st.message, "boom");
-    assert_int_equal(f.served, 4);
+    assert_int_equal(fake_http_count(f), 4);
+    assert_string_equal(req_at(f, 3)->method, "POST");
     json_decref(obj);
     kube_client_free(c);
     kube_config_release(&cfg);
-    fake_stop(&f);
+    fake_http_free(f);
 }
 
 static void test_401_rereads_token_file(void **state)
@@ -245,13 +184,15 @@ static void test_401_rereads_token_file(void **state)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "old\n", 4), 4);
     close(fd);
-    struct fake f = {.nresp = 2};
-    f.responses[0] = resp("401 Unauthorized", "", "{\"kind\":\"Status\",\"code\":401}");
-    f.responses[1] = resp("200 OK", "", "{}");
-    fake_start(&f);
+    const struct fake_http_reply replies[] = {
+        {.status = 401, .body = "{\"kind\":\"Status\",\"code\":401}"},
+        {.body = "{}"},
+    };
+    struct fake_http_script sc = {replies, 2};
+    struct fake_http *f = fake_start(&sc);
     struct kube_config cfg;
     struct kube_client *c;
-    make_client(&f, &cfg, &c, path);
+    make_client(fake_http_port(f), &cfg, &c, path);
     struct kube_credentials cr;
     assert_int_equal(kube_config_credentials(&cfg, 0, &cr), FS_OK); /* caches "old" */
     kube_credentials_release(&cr);
@@ -260,24 +201,26 @@ static void test_401_rereads_token_file(void **state)
     fclose(tf);
     struct kube_ref ref = {.version = "v1", .resource = "namespaces", .name = "x"};
     assert_int_equal(kube_get(c, &ref, NULL, NULL), FS_OK);
-    assert_non_null(strstr(f.requests[0], "Bearer old"));
-    assert_non_null(strstr(f.requests[1], "Bearer new"));
+    assert_string_equal(req_at(f, 0)->authorization, "Bearer old");
+    assert_string_equal(req_at(f, 1)->authorization, "Bearer new");
+    assert_int_equal(fake_http_count(f), 2);
     kube_client_free(c);
     kube_config_release(&cfg);
-    fake_stop(&f);
+    fake_http_free(f);
     unlink(path);
 }
 
 static void test_unreachable_server(void **state)
 {
     (void)state;
-    /* a port nobody listens on: bind, learn the port, close */
-    struct fake f = {.nresp = 0};
-    fake_start(&f);
-    fake_stop(&f);
+    /* a port nobody listens on: listen, learn the port, close */
+    struct fake_http_script sc = {NULL, 0};
+    struct fake_http *f = fake_start(&sc);
+    int port = fake_http_port(f);
+    fake_http_free(f);
     struct kube_config cfg;
     struct kube_client *c;
-    make_client(&f, &cfg, &c, NULL);
+    make_client(port, &cfg, &c, NULL);
     struct kube_ref ref = {.version = "v1", .resource = "pods"};
     struct kube_status st;
     json_t *out = (json_t *)1;
@@ -289,18 +232,6 @@ static void test_unreachable_server(void **state)
     assert_true(now_ms() - t0 < 3000); /* 3 retries with 20..200 ms backoff */
     kube_client_free(c);
     kube_config_release(&cfg);
-}
-
-/* A chunked 200 response with one HTTP chunk per part. */
-static char *chunked_resp(const char *const *parts)
-{
-    char *b = malloc(8192);
-    size_t n = (size_t)snprintf(b, 8192, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                         "Transfer-Encoding: chunked\r\n\r\n");
-    for (; *parts; parts++)
-        n += (size_t)snprintf(b + n, 8192 - n, "%zx\r\n%s\r\n", strlen(*parts), *parts);
-    snprintf(b + n, 8192 - n, "0\r\n\r\n");
-    return b;
 }
 
 struct seen {
@@ -319,26 +250,23 @@ static int on_ev(void *arg, struct kube_event *ev)
 static void test_watch_stream_endings(void **state)
 {
     (void)state;
-    /* chunk boundaries deliberately fall inside events */
-    const char *ok_parts[] = {"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"reso",
-                              "urceVersion\":\"7\"}}}\n{\"type\":\"BOOKMARK\",\"object\":",
-                              "{\"metadata\":{\"resourceVersion\":\"9\"}}}\n", NULL};
-    const char *trunc_parts[] = {"{\"type\":\"ADDED\",\"object\":{\"", NULL};
-    const char *gone_parts[] = {"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
-                                "\"reason\":\"Expired\",\"message\":\"too old resource version: 1 (50)\"}}\n",
-                                NULL};
-    char *chunked = chunked_resp(ok_parts), *truncated = chunked_resp(trunc_parts);
-    char *expired = chunked_resp(gone_parts);
-    struct fake f = {.nresp = 4};
-    f.responses[0] = chunked;
-    f.responses[1] = truncated;
-    f.responses[2] = expired;
-    f.responses[3] = resp("410 Gone", "", "{\"kind\":\"Status\",\"code\":410,\"reason\":\"Gone\"}");
-    f.close_after[1] = 1;
-    fake_start(&f);
+    /* written 1..13 bytes at a time, so the client reads events split anywhere; each stream
+     * ends (the server closes it) once its body is out */
+    const struct fake_http_reply replies[] = {
+        {.stream = 1, .end_after_ms = 1, .pieces = 1,
+         .body = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"7\"}}}\n"
+                 "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"9\"}}}\n"},
+        {.stream = 1, .end_after_ms = 1, .body = "{\"type\":\"ADDED\",\"object\":{\""},
+        {.stream = 1, .end_after_ms = 1,
+         .body = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
+                 "\"reason\":\"Expired\",\"message\":\"too old resource version: 1 (50)\"}}\n"},
+        {.status = 410, .body = "{\"kind\":\"Status\",\"code\":410,\"reason\":\"Gone\"}"},
+    };
+    struct fake_http_script sc = {replies, 4};
+    struct fake_http *f = fake_start(&sc);
     struct kube_config cfg;
     struct kube_client *c;
-    make_client(&f, &cfg, &c, NULL);
+    make_client(fake_http_port(f), &cfg, &c, NULL);
     struct kube_ref ref = {.version = "v1", .resource = "configmaps", .namespace = "d"};
     struct kube_watch_opts wo = {.resource_version = "5", .allow_bookmarks = 1, .timeout_s = 10};
     struct seen s = {0};
@@ -348,7 +276,8 @@ static void test_watch_stream_endings(void **state)
     assert_int_equal(s.n, 2);
     assert_string_equal(s.rv[0], "7");
     assert_string_equal(last, "9"); /* the bookmark moved the resume point */
-    assert_non_null(strstr(f.requests[0], "watch=1&resourceVersion=5&allowWatchBookmarks=true&timeoutSeconds=10"));
+    assert_string_equal(req_at(f, 0)->uri, "/api/v1/namespaces/d/configmaps?watch=1&resourceVersion=5"
+                                           "&allowWatchBookmarks=true&timeoutSeconds=10");
 
     s.n = 0;
     assert_int_equal(kube_watch_run(c, &ref, &wo, on_ev, &s, last, sizeof(last), &st), FS_EIO);
@@ -361,12 +290,10 @@ static void test_watch_stream_endings(void **state)
 
     assert_int_equal(kube_watch_run(c, &ref, &wo, on_ev, &s, last, sizeof(last), &st), FS_EGONE);
     assert_int_equal(st.http_code, 410);
+    assert_int_equal(fake_http_count(f), 4);
     kube_client_free(c);
     kube_config_release(&cfg);
-    fake_stop(&f);
-    free(chunked);
-    free(truncated);
-    free(expired);
+    fake_http_free(f);
 }
 
 int main(void)

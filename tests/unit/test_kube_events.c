@@ -2,9 +2,6 @@
  * repeats patch one Event's series; the series table stays within series_max, forgetting
  * the least recently used entry (whose repeat then makes a new Event); entries older than
  * the window are dropped. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,74 +9,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/events.h"
+#include "../support/fake_http.h"
 
-/* Answers every POST with 201 and every PATCH with 200, counting them; the last PATCH
- * path is kept (it names the Event). */
-struct fake {
-    int fd, port;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    int posts, patches;
-    char last_post[4096];
-};
-
-static void *serve(void *arg)
+/* The fake API server answers every POST with 201 and anything else (the PATCHes) with 200. */
+static void answer(void *arg, const struct fake_http_req *req, struct fake_http_reply *reply)
 {
-    struct fake *f = arg;
-    for (;;) {
-        int c = accept(f->fd, NULL, NULL);
-        if (c < 0)
-            return NULL;
-        char buf[16384];
-        size_t len = 0;
-        for (;;) {
-            char *end;
-            ssize_t n;
-            while (!(end = memmem(buf, len, "\r\n\r\n", 4))) {
-                if (len + 1 >= sizeof(buf) || (n = read(c, buf + len, sizeof(buf) - len - 1)) <= 0)
-                    goto next;
-                len += (size_t)n;
-            }
-            size_t hlen = (size_t)(end - buf) + 4;
-            long clen = 0;
-            char *cl = strcasestr(buf, "content-length:");
-            if (cl && cl < end)
-                clen = strtol(cl + 15, NULL, 10);
-            while (len < hlen + (size_t)clen) {
-                if (len + 1 >= sizeof(buf) || (n = read(c, buf + len, sizeof(buf) - len - 1)) <= 0)
-                    goto next;
-                len += (size_t)n;
-            }
-            int post = !strncmp(buf, "POST ", 5);
-            pthread_mutex_lock(&f->lock);
-            if (post) {
-                f->posts++;
-                snprintf(f->last_post, sizeof(f->last_post), "%.*s", (int)clen, buf + hlen);
-            } else {
-                f->patches++;
-            }
-            pthread_mutex_unlock(&f->lock);
-            const char *r = post ? "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
-                                 : "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
-            memmove(buf, buf + hlen + clen, len - hlen - (size_t)clen);
-            len -= hlen + (size_t)clen;
-            if (write(c, r, strlen(r)) < 0)
-                break;
-        }
-    next:
-        close(c);
-    }
+    (void)arg;
+    reply->status = strcmp(req->method, "POST") ? 200 : 201;
+    reply->body = "{}";
 }
 
 struct env {
-    struct fake f;
+    struct fake_http *f;
     struct kube_config cfg;
     struct kube_client *c;
     struct kube_recorder *r;
@@ -88,21 +35,12 @@ struct env {
 static void env_start(struct env *e, size_t series_max, int window_s)
 {
     memset(e, 0, sizeof(*e));
-    pthread_mutex_init(&e->f.lock, NULL);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    e->f.fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(e->f.fd >= 0);
-    assert_int_equal(bind(e->f.fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(e->f.fd, 8), 0);
-    getsockname(e->f.fd, (struct sockaddr *)&a, &al);
-    e->f.port = ntohs(a.sin_port);
-    pthread_create(&e->f.thread, NULL, serve, &e->f);
+    assert_int_equal(fake_http_new(&e->f, answer, NULL), FS_OK);
     char yaml[512];
     snprintf(yaml, sizeof(yaml),
              "current-context: t\ncontexts: [{name: t, context: {cluster: c, user: u}}]\n"
              "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
-             "users: [{name: u, user: {token: t}}]\n", e->f.port);
+             "users: [{name: u, user: {token: t}}]\n", fake_http_port(e->f));
     assert_int_equal(kube_config_parse(&e->cfg, yaml, strlen(yaml), NULL, NULL), FS_OK);
     struct kube_client_opts co = {.timeout_ms = 5000, .qps = -1};
     assert_int_equal(kube_client_new(&e->c, &e->cfg, &co), FS_OK);
@@ -116,10 +54,7 @@ static void env_stop(struct env *e)
     kube_recorder_free(e->r);
     kube_client_free(e->c);
     kube_config_release(&e->cfg);
-    shutdown(e->f.fd, SHUT_RDWR);
-    close(e->f.fd);
-    pthread_join(e->f.thread, NULL);
-    pthread_mutex_destroy(&e->f.lock);
+    fake_http_free(e->f);
 }
 
 /* Records one event about ConfigMap "name" and waits until it was sent. */
@@ -132,12 +67,29 @@ static void record(struct env *e, const char *name)
     assert_int_equal(kube_recorder_flush(e->r, 5000), FS_OK);
 }
 
+/* POSTs and PATCHes the server saw; *last_post the body of the latest POST (borrowed). */
+static void counts_last(struct env *e, int *posts, int *patches, const char **last_post)
+{
+    *posts = *patches = 0;
+    if (last_post)
+        *last_post = "";
+    for (int i = 0, n = fake_http_count(e->f); i < n; i++) {
+        const struct fake_http_req *r = fake_http_req(e->f, i);
+        if (!strcmp(r->method, "POST")) {
+            (*posts)++;
+            if (last_post)
+                *last_post = r->body;
+        } else if (!strcmp(r->method, "PATCH")) {
+            (*patches)++;
+        } else {
+            fail_msg("unexpected %s %s", r->method, r->uri);
+        }
+    }
+}
+
 static void counts(struct env *e, int *posts, int *patches)
 {
-    pthread_mutex_lock(&e->f.lock);
-    *posts = e->f.posts;
-    *patches = e->f.patches;
-    pthread_mutex_unlock(&e->f.lock);
+    counts_last(e, posts, patches, NULL);
 }
 
 static void test_repeats_patch_one_series(void **state)
@@ -148,13 +100,12 @@ static void test_repeats_patch_one_series(void **state)
     env_start(&e, 0, 0);
     for (int i = 0; i < 4; i++)
         record(&e, "a");
-    counts(&e, &posts, &patches);
+    const char *last_post;
+    counts_last(&e, &posts, &patches, &last_post);
     assert_int_equal(posts, 1);
     assert_int_equal(patches, 3);
-    pthread_mutex_lock(&e.f.lock);
-    assert_non_null(strstr(e.f.last_post, "\"reason\":\"Anomalous\""));
-    assert_non_null(strstr(e.f.last_post, "\"note\":\"usage of a\""));
-    pthread_mutex_unlock(&e.f.lock);
+    assert_non_null(strstr(last_post, "\"reason\":\"Anomalous\""));
+    assert_non_null(strstr(last_post, "\"note\":\"usage of a\""));
     struct kube_recorder_stats st;
     kube_recorder_stats(e.r, &st);
     assert_int_equal(st.created, 1);
