@@ -199,8 +199,9 @@ static void sample_pod(struct ctl *c, const json_t *pm)
     if (predict_splice(&base, ov, obs.n, &spliced) != FS_OK)
         goto out_base;
     if (an.flagged && mt.anomaly_action == MT_ANOMALY_RESERVE) {
-        /* re-reserve: the rest of the curve at least at the highest level observed */
-        for (int r = 0; r < CURVE_NET; r++) {
+        /* re-reserve: the rest of the curve at least at the highest level observed (network
+         * stays 0 in obs until sampled) */
+        for (int r = 0; r < CURVE_NRES; r++) {
             int64_t hi = 0;
             for (uint32_t k = 0; k < obs.n; k++)
                 hi = obs.v[r][k] > hi ? obs.v[r][k] : hi;

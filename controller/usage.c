@@ -198,13 +198,27 @@ void usage_error(const struct usage_obs *o, const struct curve *baseline, struct
     }
 }
 
+/* Whether the curve predicts any traffic: a MicroTask that says nothing of its network is
+ * predicted 0 there, and every pod that talks would otherwise turn anomalous. */
+static int predicts_network(const struct curve *c)
+{
+    if (c->flat)
+        return c->flat_value[CURVE_NET] > 0;
+    for (uint32_t i = 0; c->v[CURVE_P90][CURVE_NET] && i < c->n_steps; i++)
+        if (c->v[CURVE_P90][CURVE_NET][i] > 0)
+            return 1;
+    return 0;
+}
+
 int usage_anomaly_push(struct usage_anomaly *a, const struct curve *baseline, int64_t t,
                        const int64_t v[CURVE_NRES], double tolerance, double window_s)
 {
     static const int64_t floor_v[CURVE_NRES] = {5, 8LL << 20, 1 << 20};
     if (!isfinite(tolerance) || tolerance < 0)
         tolerance = 0;
-    for (int r = 0; r < CURVE_NET; r++) { /* cpu and memory */
+    for (int r = 0; r < CURVE_NRES; r++) {
+        if (r == CURVE_NET && (v[r] == USAGE_UNKNOWN || !predicts_network(baseline)))
+            continue; /* not sampled (no Prometheus, or no rate yet), or not predicted */
         int64_t band = usage_band_at(baseline, CURVE_P90, (enum curve_res)r, t);
         int above = (double)v[r] > (double)band * (1 + tolerance) && v[r] - band > floor_v[r];
         if (!above) {

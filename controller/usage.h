@@ -66,8 +66,10 @@ void usage_error(const struct usage_obs *o, const struct curve *baseline, struct
 int64_t usage_band_at(const struct curve *c, enum curve_band b, enum curve_res r, int64_t t);
 
 /* Anomaly: a resource is above its band at a sample when value > p90 * (1 + tolerance) and
- * value - p90 exceeds a small floor (5m cpu, 8Mi memory, so idle noise never counts); it is
- * anomalous once it has been above at every sample for at least window_s. */
+ * value - p90 exceeds a small floor (5m cpu, 8Mi memory, 1 MiB/s network, so idle noise
+ * never counts); it is anomalous once it has been above at every sample for at least
+ * window_s. Network counts only when sampled (not USAGE_UNKNOWN) and predicted (some p90
+ * step above 0). */
 struct usage_anomaly {
     int64_t above_since[CURVE_NRES];  /* first sample of the current run above the band, 0 none */
     int flagged;                      /* latched once anomalous */

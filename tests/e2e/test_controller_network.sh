@@ -46,10 +46,10 @@ mtjson() { kubectl get mt "$1" -n "$NS" -o json 2>/dev/null; }
 tpjson() { kubectl get taskprofile "$1" -n "$NS" -o json 2>/dev/null; }
 metric() { { curl -sf "http://127.0.0.1:$(serving_port "$LOG")/metrics" || true; } | awk -v m="$1" '$1 == m {print $2}'; }
 
-# a MicroTask: name type spec-network run-duration
+# a MicroTask: name type spec-network run-duration [more spec fields]
 mt() {
   microtask "$1" "$2" "{cpu: 500m, memory: 128Mi, network: $3, duration: $4}" \
-    "{foresight.sh/run-duration: $4, kwok.x-k8s.io/usage-cpu: 500m, kwok.x-k8s.io/usage-memory: 100Mi, foresight.sh/usage-network-receive: \"$RX\", foresight.sh/usage-network-transmit: \"$TX\"}"
+    "{foresight.sh/run-duration: $4, kwok.x-k8s.io/usage-cpu: 500m, kwok.x-k8s.io/usage-memory: 100Mi, foresight.sh/usage-network-receive: \"$RX\", foresight.sh/usage-network-transmit: \"$TX\"}" "${5:-}"
 }
 # start_ctl LOGNAME FLAGS...: a controller logging to $LOGS/controller-$NS-LOGNAME.log
 start_ctl() {
@@ -97,7 +97,11 @@ kubectl create namespace "$NS" >/dev/null
 
 # --- with Prometheus ---------------------------------------------------------------------
 start_ctl prom --prometheus-url "http://127.0.0.1:$pport"
-mt net-1 net 1Mi 60s | kubectl apply -n "$NS" -f - >/dev/null
+# net-1 as its spec says (1Mi/s), and net-hot predicted at 100Ki/s with an anomaly window:
+# its scripted 1.5Mi/s must make it Anomalous on its network (it runs long enough for the rate
+# to be known, by two Prometheus scrapes, and then above the band for the whole window)
+{ mt net-1 net 1Mi 60s; mt net-hot net-hot 100Ki 150s "anomaly: {action: Alert, window: 20s}"; } |
+  kubectl apply -n "$NS" -f - >/dev/null
 net_seen() { [ -n "$(mtget net-1 '{.status.usage.networkBytesPerSecond}')" ] && [ -n "$(mtget net-1 '{.status.usage.networkMape}')" ]; }
 if wait_for 90 "net-1's status shows a network rate read from Prometheus" net_seen; then
   got=$(mtget net-1 '{.status.usage.networkBytesPerSecond}')
@@ -109,6 +113,14 @@ if wait_for 90 "net-1's status shows a network rate read from Prometheus" net_se
     || bad "network MAPE $m, expected about 33"
   obs=$(mtjson net-1 | jq -r '.status.usage.observedSteps as $n | .status.prediction.curves.network.p50[:$n] | map(tostring) | join(" ")')
   echo "    net-1 observed network steps in status.prediction: $obs"
+fi
+net_anomalous() { cond_is net-hot Anomalous True; }
+if wait_for 90 "net-hot (1.5Mi/s against a predicted 100Ki/s) becomes Anomalous" net_anomalous; then
+  msg=$(cond net-hot Anomalous message)
+  echo "    net-hot: $msg"
+  case $msg in "network usage "*) ok "the anomaly names the network" ;; *) bad "net-hot's anomaly is not about the network: $msg" ;; esac
+  a=$(metric 'foresight_controller_anomalies_total{resource="network"}')
+  [ "${a:-0}" -ge 1 ] && ok "/metrics counts it (anomalies_total{resource=\"network\"} $a)" || bad "network anomalies metric: '$a'"
 fi
 q=$(metric 'foresight_controller_network_queries_total{result="ok"}')
 [ "${q:-0}" -ge 1 ] && ok "/metrics counts Prometheus queries ($q ok)" || bad "network queries metric: '$q'"

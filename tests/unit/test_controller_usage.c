@@ -149,6 +149,34 @@ static void test_anomaly_ignores_idle_noise(void **state)
     curve_release(&base);
 }
 
+/* Network: flagged above its predicted band like cpu and memory; never when it was not
+ * sampled, nor when nothing was predicted for it (a MicroTask silent about its traffic). */
+static void test_anomaly_network(void **state)
+{
+    (void)state;
+    struct curve base;
+    flat(&base, 30, 1000, 1000, 100 * MI);
+    for (uint32_t i = 0; i < 30; i++)
+        base.v[CURVE_P50][CURVE_NET][i] = base.v[CURVE_P90][CURVE_NET][i] = 2 * MI;
+    struct usage_anomaly a = {0};
+    int64_t unknown[3] = {1000, 100 * MI, USAGE_UNKNOWN}, hot[3] = {1000, 100 * MI, 10 * MI};
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(usage_anomaly_push(&a, &base, T0 + 10 * i, unknown, 0.1, 30), 0);
+    assert_int_equal(usage_anomaly_push(&a, &base, T0 + 100, hot, 0.1, 30), 0);
+    assert_int_equal(usage_anomaly_push(&a, &base, T0 + 115, hot, 0.1, 30), 0);
+    assert_int_equal(usage_anomaly_push(&a, &base, T0 + 130, hot, 0.1, 30), 1);
+    assert_int_equal(a.res, CURVE_NET);
+    assert_int_equal(a.observed, 10 * MI);
+    assert_int_equal(a.band, 2 * MI);
+    curve_release(&base);
+    /* no network predicted: traffic is not judged */
+    flat(&base, 30, 1000, 1000, 100 * MI);
+    struct usage_anomaly b = {0};
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(usage_anomaly_push(&b, &base, T0 + 10 * i, hot, 0.1, 30), 0);
+    curve_release(&base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_band_holds_past_the_end),
         cmocka_unit_test(test_anomaly_after_window),
         cmocka_unit_test(test_anomaly_ignores_idle_noise),
+        cmocka_unit_test(test_anomaly_network),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
