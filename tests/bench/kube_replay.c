@@ -2,105 +2,48 @@
  * a ConfigMap list captured from the real kube-apiserver, then to the first watch a stream
  * of N MODIFIED events built from those objects, as fast as the client reads. Both the C
  * informer and the client-go one read the same bytes, so the rate measures the clients.
+ * The server is tests/support/fake_http (libwebsockets).
  *   kube_replay LIST_JSON_FILE N PORT_FILE        (plain HTTP on 127.0.0.1, no auth) */
-#include <arpa/inet.h>
 #include <jansson.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
+
+#include "../support/fake_http.h"
 
 static char *list_body, *events;
 static size_t list_len, events_len;
-static int watch_served;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int watch_served; /* service thread only */
 
-static int write_all(int fd, const char *p, size_t n)
+static void answer(void *arg, const struct fake_http_req *req, struct fake_http_reply *reply)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
+    (void)arg;
+    char v[16];
+    int watch = fake_http_query(req, "watch", v, sizeof(v)) && (!strcmp(v, "1") || !strcmp(v, "true"));
+    if (watch && fake_http_query(req, "sendInitialEvents", v, sizeof(v)) && !strcmp(v, "true")) {
+        /* no streaming lists here: clients fall back to LIST */
+        reply->status = 400;
+        reply->body = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                      "\"reason\":\"BadRequest\",\"code\":400,\"message\":\"sendInitialEvents not supported\"}";
+        return;
     }
-    return 0;
-}
-
-/* Waits until the client closes (or 600 s). */
-static void idle_until_closed(int c)
-{
-    struct pollfd p = {.fd = c, .events = POLLIN};
-    char buf[256];
-    for (int i = 0; i < 600; i++) {
-        if (poll(&p, 1, 1000) > 0 && read(c, buf, sizeof(buf)) <= 0)
-            return;
+    if (!watch) {
+        reply->body = list_body;
+        reply->body_len = list_len;
+        reply->body_static = 1;
+        return;
     }
-}
-
-static void *serve(void *arg)
-{
-    int c = (int)(intptr_t)arg;
-    char req[8192];
-    size_t len = 0;
-    for (;;) {
-        char *end;
-        while (!(end = memmem(req, len, "\r\n\r\n", 4))) {
-            ssize_t n = read(c, req + len, sizeof(req) - len - 1);
-            if (n <= 0)
-                goto out;
-            len += (size_t)n;
-        }
-        req[len] = '\0';
-        size_t hlen = (size_t)(end - req) + 4;
-        int watch = strstr(req, "watch=1") || strstr(req, "watch=true");
-        int initial = strstr(req, "sendInitialEvents=true") != NULL;
-        memmove(req, req + hlen, len - hlen);
-        len -= hlen;
-        char hdr[256];
-        if (watch && initial) {
-            /* no streaming lists here: clients fall back to LIST */
-            const char *b = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
-                            "\"reason\":\"BadRequest\",\"code\":400,\"message\":\"sendInitialEvents not supported\"}";
-            int n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-                                               "Content-Length: %zu\r\n\r\n", strlen(b));
-            if (write_all(c, hdr, (size_t)n) || write_all(c, b, strlen(b)))
-                goto out;
-            continue;
-        }
-        if (!watch) {
-            int n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                               "Content-Length: %zu\r\n\r\n", list_len);
-            if (write_all(c, hdr, (size_t)n) || write_all(c, list_body, list_len))
-                goto out;
-            continue;
-        }
-        pthread_mutex_lock(&lock);
-        int first = !watch_served;
+    /* the first watch gets every event; any later one stays empty; both stay open until
+     * the client goes (or 600 s) */
+    reply->stream = 1;
+    reply->end_after_ms = 600 * 1000L;
+    if (!watch_served) {
         watch_served = 1;
-        pthread_mutex_unlock(&lock);
-        const char *h = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-        if (write_all(c, h, strlen(h)))
-            goto out;
-        if (first) {
-            for (size_t off = 0; off < events_len;) {
-                size_t n = events_len - off < 65536 ? events_len - off : 65536;
-                int hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", n);
-                if (write_all(c, hdr, (size_t)hl) || write_all(c, events + off, n) || write_all(c, "\r\n", 2))
-                    goto out;
-                off += n;
-            }
-        }
-        idle_until_closed(c);
-        goto out;
+        reply->body = events;
+        reply->body_len = events_len;
+        reply->body_static = 1;
     }
-out:
-    close(c);
-    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -144,29 +87,18 @@ int main(int argc, char **argv)
     events_len = strlen(events);
     json_decref(list);
 
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 64)) {
-        perror("kube_replay: bind");
+    struct fake_http *srv = NULL;
+    if (fake_http_new(&srv, answer, NULL) != FS_OK) {
+        fprintf(stderr, "kube_replay: cannot listen on 127.0.0.1\n");
         return 1;
     }
-    getsockname(fd, (struct sockaddr *)&a, &al);
+    int port = fake_http_port(srv);
     FILE *pf = fopen(argv[3], "w");
     if (!pf)
         return 1;
-    fprintf(pf, "%d\n", ntohs(a.sin_port));
+    fprintf(pf, "%d\n", port);
     fclose(pf);
-    fprintf(stderr, "kube_replay: %zu objects, %ld events (%zu bytes) on port %d\n", nitems, n, events_len,
-            ntohs(a.sin_port));
-    for (;;) {
-        int c = accept(fd, NULL, NULL);
-        if (c < 0)
-            continue;
-        pthread_t t;
-        pthread_create(&t, NULL, serve, (void *)(intptr_t)c);
-        pthread_detach(t);
-    }
+    fprintf(stderr, "kube_replay: %zu objects, %ld events (%zu bytes) on port %d\n", nitems, n, events_len, port);
+    for (;;)
+        pause(); /* the server's thread answers; hack/bench/kube.sh kills us */
 }

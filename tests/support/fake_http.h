@@ -38,14 +38,18 @@ struct fake_http_reply {
     int status;               /* 0: 200 */
     const char *content_type; /* NULL: application/json */
     const char *retry_after;  /* a Retry-After value, or NULL */
-    const char *body;         /* copied by the server; NULL: empty */
+    const char *body;         /* copied by the server (unless body_static); NULL: empty */
     size_t body_len;          /* 0: strlen(body) */
+    int body_static;          /* body is not copied: it must stay valid until fake_http_free */
     int pieces;               /* write the body 1..13 bytes at a time, 1 ms apart */
     /* no Content-Length: the body, then the answer stays open for fake_http_stream_write
-     * until fake_http_stream_end, end_after_ms or the client closes; the connection closes
-     * with it (the body is delimited by the close, which lws does for an unknown length) */
+     * until fake_http_stream_end, end_after_ms or the client closes. The body ends with the
+     * connection (lws's way for an unknown length), not with chunked encoding as an
+     * apiserver's: lws 4.1 chunks only its own file serving, and framing chunks here would
+     * be writing HTTP by hand. libcurl and client-go read both alike; a stream cut short is
+     * thus no different from one that ended (the watch tests look at the last line). */
     int stream;
-    long end_after_ms; /* a stream ends by itself after this many ms (0: never) */
+    long end_after_ms; /* a stream ends after this many ms, not before its body is out (0: never) */
     int close;         /* close the connection after the answer (no keep-alive) */
     int hold;          /* answer nothing yet: the handler is asked again at fake_http_rerun_held */
 };

@@ -3,9 +3,6 @@
  * delete, with the previous state handed to on_update; bookmarks move the resourceVersion;
  * a 410 relists and delivers only the differences; has_synced waits for the list; a resync
  * replays every object; a transform applies to listed and watched objects alike. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,201 +11,73 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/informer.h"
+#include "../support/fake_http.h"
 
-/* ---- the fake server: lists answer with list_body; a watch is held open for the test to
- * write events into, and ends after its timeoutSeconds or when the test closes it ---- */
+/* ---- the fake API server (tests/support/fake_http): lists answer with list_body; a watch
+ * is a stream held open for the test to write events into, ending after its timeoutSeconds
+ * or when the test ends it ---- */
 
 struct fake {
-    int fd, port;
-    pthread_t thread;
+    struct fake_http *srv;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    char *list_body;       /* current list response body */
-    char *list_page2;      /* the answer to a list with continue=tok (may be NULL) */
-    int list_pieces;       /* write list bodies a few bytes at a time */
-    int list_hold;         /* lists wait while set (to observe an unsynced informer) */
-    int lists, watches;    /* requests served */
-    char last_watch[2048]; /* request line of the latest watch */
-    int watch_fd;          /* the open watch connection, -1 if none */
-    int close_watch;
-    int stopping;
-    pthread_t conns[64];
-    int nconns;
+    char *list_body;  /* current list response body */
+    char *list_page2; /* the answer to a list with continue=tok (may be NULL) */
+    int list_pieces;  /* write list bodies a few bytes at a time */
+    int list_hold;    /* lists are held while set (to observe an unsynced informer) */
+    char *answering;  /* the body being handed over (service thread only) */
+    int watch_seq;    /* the request of the latest watch wait_watch saw open */
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-struct conn {
-    struct fake *f;
-    int fd;
-};
-
-static void serve_watch(struct fake *f, int c, long timeout_s)
-{
-    const char *h = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    pthread_mutex_lock(&f->lock);
-    if (write_all(c, h, strlen(h)) == 0) {
-        f->watch_fd = c;
-        f->close_watch = 0;
-    }
-    f->watches++;
-    pthread_cond_broadcast(&f->cond);
-    pthread_mutex_unlock(&f->lock);
-    for (;;) {
-        struct pollfd p = {.fd = c, .events = POLLIN};
-        char buf[256];
-        if (poll(&p, 1, 20) > 0 && read(c, buf, sizeof(buf)) <= 0)
-            break; /* the client went away */
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        pthread_mutex_lock(&f->lock);
-        int end = f->stopping || f->close_watch || now.tv_sec - t0.tv_sec >= timeout_s;
-        if (end) {
-            /* the server ends the watch (timeoutSeconds, or the test says so) */
-            write_all(c, "0\r\n\r\n", 5);
-            f->close_watch = 0;
-        }
-        pthread_mutex_unlock(&f->lock);
-        if (end)
-            break;
-    }
-    pthread_mutex_lock(&f->lock);
-    if (f->watch_fd == c)
-        f->watch_fd = -1;
-    pthread_cond_broadcast(&f->cond);
-    pthread_mutex_unlock(&f->lock);
-}
-
-static void *serve_conn(void *arg)
-{
-    struct conn *cn = arg;
-    struct fake *f = cn->f;
-    int c = cn->fd;
-    free(cn);
-    char req[8192];
-    size_t len = 0;
-    for (;;) {
-        char *end;
-        while (!(end = memmem(req, len, "\r\n\r\n", 4))) {
-            ssize_t n = read(c, req + len, sizeof(req) - len - 1);
-            if (n <= 0)
-                goto out;
-            len += (size_t)n;
-        }
-        req[len] = '\0';
-        size_t hlen = (size_t)(end - req) + 4;
-        char line[2048];
-        snprintf(line, sizeof(line), "%.*s", (int)(strchr(req, '\r') - req), req);
-        memmove(req, req + hlen, len - hlen);
-        len -= hlen;
-        if (strstr(line, "watch=1")) {
-            const char *t = strstr(line, "timeoutSeconds=");
-            pthread_mutex_lock(&f->lock);
-            snprintf(f->last_watch, sizeof(f->last_watch), "%s", line);
-            pthread_mutex_unlock(&f->lock);
-            serve_watch(f, c, t ? strtol(t + 15, NULL, 10) : 300);
-            goto out;
-        }
-        pthread_mutex_lock(&f->lock);
-        while (f->list_hold && !f->stopping)
-            pthread_cond_wait(&f->cond, &f->lock);
-        char *body = strdup(f->list_page2 && strstr(line, "continue=tok") ? f->list_page2 : f->list_body);
-        int pieces = f->list_pieces;
-        f->lists++;
-        pthread_mutex_unlock(&f->lock);
-        char hdr[256];
-        int n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                           "Content-Length: %zu\r\n\r\n", strlen(body));
-        int bad = write_all(c, hdr, (size_t)n);
-        /* in pieces of 1..13 bytes the client sees items split anywhere */
-        for (size_t off = 0, k = 0, blen = strlen(body); !bad && off < blen; off += k) {
-            k = pieces ? 1 + (off * 7 + 3) % 13 : blen - off;
-            if (k > blen - off)
-                k = blen - off;
-            bad = write_all(c, body + off, k);
-        }
-        free(body);
-        if (bad)
-            goto out;
-    }
-out:
-    close(c);
-    return NULL;
-}
-
-static void *serve(void *arg)
+static void answer(void *arg, const struct fake_http_req *req, struct fake_http_reply *reply)
 {
     struct fake *f = arg;
-    for (;;) {
-        int c = accept(f->fd, NULL, NULL);
-        if (c < 0)
-            return NULL;
-        struct conn *cn = malloc(sizeof(*cn));
-        assert_non_null(cn);
-        *cn = (struct conn){.f = f, .fd = c};
-        pthread_mutex_lock(&f->lock);
-        int slot = f->nconns < 64 ? f->nconns++ : -1;
-        pthread_mutex_unlock(&f->lock);
-        if (slot < 0 || pthread_create(&f->conns[slot], NULL, serve_conn, cn) != 0) {
-            close(c);
-            free(cn);
-        }
+    char v[32];
+    if (fake_http_query(req, "watch", v, sizeof(v)) && (!strcmp(v, "1") || !strcmp(v, "true"))) {
+        reply->stream = 1;
+        reply->end_after_ms = 1000L * (fake_http_query(req, "timeoutSeconds", v, sizeof(v)) ? strtol(v, NULL, 10) : 300);
+        return;
     }
+    int page2 = fake_http_query(req, "continue", v, sizeof(v)) && !strcmp(v, "tok");
+    pthread_mutex_lock(&f->lock);
+    /* the server copies the body once this returns: a set_list meanwhile must not free it */
+    free(f->answering);
+    f->answering = NULL;
+    if (f->list_hold) {
+        reply->hold = 1;
+    } else {
+        f->answering = strdup(page2 && f->list_page2 ? f->list_page2 : f->list_body);
+        reply->body = f->answering;
+        reply->pieces = f->list_pieces;
+        if (!f->answering)
+            reply->status = 500;
+    }
+    pthread_mutex_unlock(&f->lock);
 }
 
 static void fake_start(struct fake *f, const char *list_body)
 {
     memset(f, 0, sizeof(*f));
     pthread_mutex_init(&f->lock, NULL);
-    pthread_cond_init(&f->cond, NULL);
-    f->watch_fd = -1;
+    f->watch_seq = -1;
     f->list_body = strdup(list_body);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    f->fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(f->fd >= 0);
-    assert_int_equal(bind(f->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(f->fd, 16), 0);
-    getsockname(f->fd, (struct sockaddr *)&a, &al);
-    f->port = ntohs(a.sin_port);
-    pthread_create(&f->thread, NULL, serve, f);
+    assert_non_null(f->list_body);
+    assert_int_equal(fake_http_new(&f->srv, answer, f), FS_OK);
 }
 
 /* After the informer is freed (its connections are closed). */
 static void fake_stop(struct fake *f)
 {
-    pthread_mutex_lock(&f->lock);
-    f->stopping = 1;
-    pthread_cond_broadcast(&f->cond);
-    pthread_mutex_unlock(&f->lock);
-    shutdown(f->fd, SHUT_RDWR);
-    close(f->fd);
-    pthread_join(f->thread, NULL);
-    for (int i = 0; i < f->nconns; i++)
-        pthread_join(f->conns[i], NULL);
+    fake_http_free(f->srv);
     free(f->list_body);
     free(f->list_page2);
+    free(f->answering);
     pthread_mutex_destroy(&f->lock);
-    pthread_cond_destroy(&f->cond);
 }
 
 static void set_list(struct fake *f, const char *body)
@@ -216,36 +85,25 @@ static void set_list(struct fake *f, const char *body)
     pthread_mutex_lock(&f->lock);
     free(f->list_body);
     f->list_body = strdup(body);
+    assert_non_null(f->list_body);
     pthread_mutex_unlock(&f->lock);
 }
 
-/* Waits until the informer has watch number n open (5 s at most). */
-static void wait_watch(struct fake *f, int n)
+/* Waits until the informer has watch number n open (5 s at most); returns its request. */
+static const struct fake_http_req *wait_watch(struct fake *f, int n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 5;
-    pthread_mutex_lock(&f->lock);
-    while (!(f->watches >= n && f->watch_fd >= 0)) {
-        if (pthread_cond_timedwait(&f->cond, &f->lock, &ts) != 0)
-            break;
-    }
-    int ok = f->watches >= n && f->watch_fd >= 0;
-    pthread_mutex_unlock(&f->lock);
-    assert_true(ok);
+    f->watch_seq = fake_http_wait_stream(f->srv, n, 5000);
+    assert_true(f->watch_seq >= 0);
+    return fake_http_req(f->srv, f->watch_seq);
 }
 
 /* Writes one event line into the open watch. */
 static void send_event(struct fake *f, const char *line)
 {
-    char hdr[32];
-    pthread_mutex_lock(&f->lock);
-    assert_true(f->watch_fd >= 0);
-    int n = snprintf(hdr, sizeof(hdr), "%zx\r\n", strlen(line) + 1);
-    int bad = write_all(f->watch_fd, hdr, (size_t)n) || write_all(f->watch_fd, line, strlen(line)) ||
-              write_all(f->watch_fd, "\n\r\n", 3);
-    pthread_mutex_unlock(&f->lock);
-    assert_false(bad);
+    char buf[2048];
+    int n = snprintf(buf, sizeof(buf), "%s\n", line);
+    assert_true(n > 0 && (size_t)n < sizeof(buf));
+    assert_int_equal(fake_http_stream_write(f->srv, f->watch_seq, buf, (size_t)n), FS_OK);
 }
 
 /* ---- handlers that record what they see ---- */
@@ -361,7 +219,7 @@ static void env_start2(struct env *e, const char *list, const char *page2, int p
     snprintf(yaml, sizeof(yaml),
              "current-context: t\ncontexts: [{name: t, context: {cluster: c, user: u}}]\n"
              "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:%d'}}]\n"
-             "users: [{name: u, user: {token: t}}]\n", e->f.port);
+             "users: [{name: u, user: {token: t}}]\n", fake_http_port(e->f.srv));
     assert_int_equal(kube_config_parse(&e->cfg, yaml, strlen(yaml), NULL, NULL), FS_OK);
     struct kube_client_opts co = {.timeout_ms = 5000, .qps = -1, .backoff_base_ms = 20, .backoff_max_ms = 100};
     assert_int_equal(kube_client_new(&e->c, &e->cfg, &co), FS_OK);
@@ -452,11 +310,9 @@ static void run_cache_add_update_delete(int keep_trees)
     assert_string_equal(rv, "10");
 
     /* the watch resumes from the list's version */
-    wait_watch(&e.f, 1);
-    pthread_mutex_lock(&e.f.lock);
-    assert_non_null(strstr(e.f.last_watch, "resourceVersion=10&"));
-    assert_non_null(strstr(e.f.last_watch, "allowWatchBookmarks=true"));
-    pthread_mutex_unlock(&e.f.lock);
+    const struct fake_http_req *w = wait_watch(&e.f, 1);
+    assert_non_null(strstr(w->uri, "resourceVersion=10&"));
+    assert_non_null(strstr(w->uri, "allowWatchBookmarks=true"));
 
     /* a moves to n2: on_update gets the old and the new state, the index follows */
     send_event(&e.f, EV("MODIFIED", WPOD("a", "11", "n2")));
@@ -542,10 +398,7 @@ static void test_gone_relists_and_delivers_differences(void **state)
     names_by_index(e.inf, "n2", buf, sizeof(buf));
     assert_string_equal(buf, "e");
     /* and it watches again from the new list */
-    wait_watch(&e.f, 2);
-    pthread_mutex_lock(&e.f.lock);
-    assert_non_null(strstr(e.f.last_watch, "resourceVersion=30&"));
-    pthread_mutex_unlock(&e.f.lock);
+    assert_non_null(strstr(wait_watch(&e.f, 2)->uri, "resourceVersion=30&"));
     env_stop(&e);
 }
 
@@ -559,8 +412,8 @@ static void test_has_synced_waits_for_the_list(void **state)
     assert_int_equal(kube_informer_len(e.inf), 0);
     pthread_mutex_lock(&e.f.lock);
     e.f.list_hold = 0;
-    pthread_cond_broadcast(&e.f.cond);
     pthread_mutex_unlock(&e.f.lock);
+    fake_http_rerun_held(e.f.srv);
     assert_int_equal(kube_informer_wait_synced(e.inf, 5000), FS_OK);
     assert_true(kube_informer_has_synced(e.inf));
     assert_int_equal(kube_informer_len(e.inf), 1);
