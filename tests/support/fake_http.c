@@ -4,11 +4,13 @@
  * connection closes, on the `live` list so that test threads can find open streams. */
 #include "fake_http.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <libwebsockets.h>
@@ -16,6 +18,7 @@
 #include "common/buf.h"
 
 #define PIECE_GAP_MS 1          /* between pieces, so that the client reads them apart */
+#define PEER_CHECK_MS 50        /* how often an idle stream looks whether its client left */
 #define WRITE_MAX (256u << 10) /* body bytes per lws_write; lws keeps what the socket refuses */
 
 struct exchange {
@@ -98,14 +101,31 @@ static void copy_header(struct lws *wsi, enum lws_token_indexes h, char *dst, si
         dst[0] = '\0';
 }
 
-/* Wakes the wsi when the next piece is due or a stream must end by itself. */
+/* lws 4.1 reads nothing from a connection while an answer is in progress, yet keeps
+ * POLLIN on: a client that leaves an open stream or a held request has lws poll its close
+ * over and over, a core at 100% until the answer ends (turning reading off with
+ * lws_rx_flow_control spins on POLLOUT instead). So such answers look for the close every
+ * PEER_CHECK_MS themselves: the one thing done on the raw socket, a peek at one byte,
+ * never read or parsed. */
+static int peer_closed(struct lws *wsi)
+{
+    char c;
+    ssize_t n = recv(lws_get_socket_fd(wsi), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Wakes the wsi when the next piece is due, a stream must end by itself or should look
+ * whether its client left. */
 static void arm_timer(struct exchange *ex)
 {
     int64_t due = 0;
-    if (ex->pieces && !ex->body_done)
+    if (ex->pieces && !ex->body_done) {
         due = ex->next_piece_ms;
-    else if (ex->stream && ex->end_at_ms)
-        due = ex->end_at_ms;
+    } else if (ex->stream) {
+        due = now_ms() + PEER_CHECK_MS;
+        if (ex->end_at_ms && ex->end_at_ms < due)
+            due = ex->end_at_ms;
+    }
     if (due) {
         int64_t wait = due - now_ms();
         lws_set_timer_usecs(ex->wsi, (lws_usec_t)(wait > 0 ? wait : 0) * 1000);
@@ -173,6 +193,7 @@ static int ask(struct exchange *ex)
     if (r.hold) {
         ex->held = 1;
         lws_set_timeout(ex->wsi, NO_PENDING_TIMEOUT, 0);
+        lws_set_timer_usecs(ex->wsi, PEER_CHECK_MS * 1000); /* see peer_closed */
         return 0;
     }
     return start_answer(ex, &r);
@@ -342,7 +363,7 @@ static int on_writeable(struct pss *pss, struct lws *wsi)
         lws_callback_on_writable(wsi); /* more may have come, or the end */
         return 0;
     }
-    if (end || (ex->end_at_ms && now_ms() >= ex->end_at_ms))
+    if (end || (ex->end_at_ms && now_ms() >= ex->end_at_ms) || peer_closed(wsi))
         return answer_done(pss, wsi);
     arm_timer(ex);
     return 0;
@@ -394,8 +415,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return pss ? on_writeable(pss, wsi) : 0;
     case LWS_CALLBACK_TIMER:
-        if (pss && pss->ex)
-            lws_callback_on_writable(wsi);
+        if (!pss || !pss->ex)
+            return 0;
+        if (!pss->ex->held)
+            lws_callback_on_writable(wsi); /* a piece is due, or a stream looks at its client */
+        else if (peer_closed(wsi))
+            lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+        else
+            lws_set_timer_usecs(wsi, PEER_CHECK_MS * 1000);
         return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
         if (pss) {
