@@ -80,7 +80,14 @@ ready=$(kubectl get nodes -l type=kwok --no-headers 2>/dev/null | grep -cw Ready
 if [ "${BENCH_KEEP_CLUSTER:-0}" != 1 ] || [ "$ready" -ne "$BNODES" ]; then
   NODES=$BNODES hack/cluster.sh up >"$WORK/up.log" 2>&1 || { tail "$WORK/up.log" >&2; exit 1; }
 fi
-kubectl apply -f crds/ >/dev/null # the extender's informers list MicroTasks
+# the extender's informers list MicroTasks. Right after 1,000 nodes register, the API server's
+# watch cache can lag etcd by more than its 3 s wait, and a read answers "Timeout: Too large
+# resource version": try again
+for try in $(seq 30); do
+  kubectl apply -f crds/ >/dev/null 2>"$WORK/apply.err" && break
+  [ "$try" -lt 30 ] || { cat "$WORK/apply.err" >&2; exit 1; }
+  sleep 2
+done
 
 SCHED_PID=$ROOT/_out/cluster/$BNAME/pids/foresight-scheduler.pid
 stop_scheduler() {
