@@ -52,6 +52,15 @@ static void test_file_and_flags(void **state)
     assert_null(o.prom_url);
 }
 
+/* key=value is refused with FS_EINVAL and a message holding `says`; o keeps its defaults. */
+static void expect_refused(struct ctl_opts *o, const char *key, const char *value, const char *says)
+{
+    char err[300] = "";
+    enum fs_err rc = ctl_opts_set(o, key, value, err, sizeof(err));
+    if (rc != FS_EINVAL || !strstr(err, says))
+        fail_msg("%s=%s: rc %d, err \"%s\"", key, value, rc, err);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -67,11 +76,8 @@ static void test_refusals(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct ctl_opts o;
-        char err[300] = "";
         ctl_opts_init(&o);
-        enum fs_err rc = ctl_opts_set(&o, bad[i].key, bad[i].value, err, sizeof(err));
-        if (rc != FS_EINVAL || !strstr(err, bad[i].says))
-            fail_msg("%s=%s: rc %d, err \"%s\"", bad[i].key, bad[i].value, rc, err);
+        expect_refused(&o, bad[i].key, bad[i].value, bad[i].says);
         assert_null(o.prom_url);
         assert_true(o.prom_timeout_s == 5);
         ctl_opts_release(&o);
@@ -140,11 +146,8 @@ static void test_tls_and_auth_refusals(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct ctl_opts o;
-        char err[300] = "";
         ctl_opts_init(&o);
-        enum fs_err rc = ctl_opts_set(&o, bad[i].key, bad[i].value, err, sizeof(err));
-        if (rc != FS_EINVAL || !strstr(err, bad[i].says))
-            fail_msg("%s=%s: rc %d, err \"%s\"", bad[i].key, bad[i].value, rc, err);
+        expect_refused(&o, bad[i].key, bad[i].value, bad[i].says);
         ctl_opts_release(&o);
     }
 }
