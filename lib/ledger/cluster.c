@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "kube/quantity.h"
+#include "ledger/extargs.h"
 
 static const char *jstr(const json_t *o, const char *k)
 {
@@ -227,8 +228,7 @@ void cluster_release(struct cluster *c)
         curve_free(v);
     lmap_release(&c->pods);
     lmap_release(&c->microtasks);
-    free(c->names_memo.names);
-    free(c->names_memo.nodes);
+    ext_names_unref(c->names_memo);
     for (size_t i = 0; c->ledger && i < c->ledger->n_nodes; i++)
         free(c->ledger->nodes[i]->user);
     ledger_free(c->ledger);

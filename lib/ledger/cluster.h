@@ -71,21 +71,19 @@ struct cluster_stats {
     unsigned long prediction_errors; /* MicroTasks whose status.prediction did not parse */
 };
 
+struct ext_names;
+
 struct cluster {
     pthread_mutex_t mu;
     struct ledger *ledger;
     struct lmap pods;       /* uid -> struct cluster_pod */
     struct lmap microtasks; /* "ns/name" -> struct curve (NULL when no valid prediction) */
     unsigned long prediction_errors;
-    /* extproto's memo of the last request's node names resolved to ledger nodes: the
-     * scheduler sends the same 5,000 names again and again, and 5,000 hash look-ups cost
-     * more than the answer. Valid while ledger->topology is unchanged. */
-    struct {
-        char *names; /* the names, NUL-separated, as in the request */
-        size_t len, n;
-        uint64_t topology;
-        struct ledger_node **nodes;
-    } names_memo;
+    /* extargs' memo of the last request's node names (struct ext_names, reference-counted),
+     * with their ledger nodes while ledger->topology is unchanged: kube-scheduler sends
+     * prioritize the list filter answered, and 5,000 names parsed and looked up cost more
+     * than the answer. Replaced under the lock. */
+    struct ext_names *names_memo;
     /* optional (NULL: serial), owned by whoever set it: extproto checks a request's nodes
      * on these threads too, for the latency of one large request on a multi-core node */
     struct fs_pool *pool;

@@ -271,6 +271,11 @@ struct ledger_node *ledger_node_get(const struct ledger *l, const char *name)
     return lmap_get(&l->by_name, name);
 }
 
+void ledger_node_get_many(const struct ledger *l, const char *const *names, size_t n, struct ledger_node **out)
+{
+    lmap_get_many(&l->by_name, names, n, (void **)out);
+}
+
 enum fs_err ledger_node_set(struct ledger *l, const char *name, const int64_t alloc[LEDGER_NRES])
 {
     struct ledger_node *n = ledger_node_get(l, name);
@@ -824,6 +829,29 @@ void ledger_check_fit(const struct ledger *l, const struct ledger_node *n, const
                       struct ledger_fit *out)
 {
     check(l, n, s, out, 0);
+}
+
+void ledger_prefetch(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s)
+{
+    const char *p = (const char *)n;
+    for (size_t off = 0; off < sizeof(*n); off += 64)
+        __builtin_prefetch(p + off);
+    /* the block maxima the window reads, for the resources the pod asks for */
+    const int64_t *bm = (const int64_t *)(n + 1); /* n->bmax, without waiting for n */
+    if (!s->win_nb || s->win_base != l->base)
+        return;
+    for (int r = 0; r < LEDGER_NRES; r++) {
+        if (s->peak[r] <= 0)
+            continue;
+        const int64_t *row = bm + (size_t)r * l->n_blocks;
+        size_t first = s->win_slot0, last = s->win_slot0 + s->win_nb - 1;
+        if (last >= l->n_blocks) { /* the window wraps around the ring of blocks */
+            first = 0;
+            last = l->n_blocks - 1;
+        }
+        for (size_t b = first; b <= last + 8; b += 8) /* 8 blocks per line */
+            __builtin_prefetch(row + (b <= last ? b : last));
+    }
 }
 
 void ledger_check_memo(struct ledger *l, struct ledger_node *n, const struct ledger_shape *s,

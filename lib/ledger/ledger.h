@@ -140,6 +140,8 @@ enum fs_err ledger_node_set(struct ledger *l, const char *name, const int64_t al
 enum fs_err ledger_node_remove(struct ledger *l, const char *name);
 /* Borrowed, valid until the node is removed. */
 struct ledger_node *ledger_node_get(const struct ledger *l, const char *name);
+/* out[i] = ledger_node_get(l, names[i]) for n names, overlapping their cache misses. */
+void ledger_node_get_many(const struct ledger *l, const char *const *names, size_t n, struct ledger_node **out);
 
 /* Resamples band b of c onto the grid, placed at start_s (usually c->start_s). */
 enum fs_err ledger_shape_init(struct ledger_shape *s, const struct ledger *l, const struct curve *c,
@@ -155,6 +157,10 @@ void ledger_check(const struct ledger *l, const struct ledger_node *n, const str
 /* ledger_check that remembers its answer on the node: asking again for the same shape
  * (the replicas of one MicroTask, or filter then prioritize of one pod) while the node's
  * ring is unchanged costs O(1). The extender's hot path. */
+/* Asks the CPU for the memory a check of s on n reads: a request's nodes come in the
+ * scheduler's order, scattered in memory, and a check issued a few nodes ahead overlaps
+ * their cache misses. Changes nothing. */
+void ledger_prefetch(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s);
 void ledger_check_memo(struct ledger *l, struct ledger_node *n, const struct ledger_shape *s,
                        struct ledger_fit *out);
 

@@ -38,12 +38,9 @@ void lmap_release(struct lmap *m)
     lmap_init(m);
 }
 
-static struct lmap_slot *find(const struct lmap *m, const char *key)
+static struct lmap_slot *find_hashed(const struct lmap *m, const char *key, uint64_t h)
 {
-    if (!m->cap)
-        return NULL;
     size_t mask = m->cap - 1;
-    uint64_t h = hash(key);
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         struct lmap_slot *s = &m->slots[i];
         if (!s->key)
@@ -53,10 +50,46 @@ static struct lmap_slot *find(const struct lmap *m, const char *key)
     }
 }
 
+static struct lmap_slot *find(const struct lmap *m, const char *key)
+{
+    return m->cap ? find_hashed(m, key, hash(key)) : NULL;
+}
+
 void *lmap_get(const struct lmap *m, const char *key)
 {
     struct lmap_slot *s = find(m, key);
     return s ? s->value : NULL;
+}
+
+/* Keys in a random order miss the cache twice each (the slot, then the key's string): the
+ * slots are asked for LOOKAHEAD keys ahead and the keys half as far, so that the misses of
+ * several look-ups overlap instead of following one another. */
+#define LOOKAHEAD 16
+void lmap_get_many(const struct lmap *m, const char *const *keys, size_t n, void **values)
+{
+    uint64_t h[LOOKAHEAD];
+    if (!m->cap) {
+        memset(values, 0, n * sizeof(*values));
+        return;
+    }
+    size_t mask = m->cap - 1;
+    for (size_t i = 0; i < n + LOOKAHEAD; i++) {
+        if (i >= LOOKAHEAD) { /* key i - LOOKAHEAD: its slot and key should be here by now */
+            size_t k = i - LOOKAHEAD;
+            const struct lmap_slot *s = find_hashed(m, keys[k], h[k % LOOKAHEAD]);
+            values[k] = s ? s->value : NULL;
+        }
+        if (i < n) {
+            h[i % LOOKAHEAD] = hash(keys[i]);
+            __builtin_prefetch(&m->slots[h[i % LOOKAHEAD] & mask]);
+        }
+        size_t j = i - LOOKAHEAD / 2; /* its slot is on the way: ask for its key */
+        if (i >= LOOKAHEAD / 2 && j < n) {
+            const struct lmap_slot *s = &m->slots[h[j % LOOKAHEAD] & mask];
+            if (s->key && s->key != LMAP_TOMB)
+                __builtin_prefetch(s->key);
+        }
+    }
 }
 
 static enum fs_err grow(struct lmap *m)

@@ -25,6 +25,8 @@ void lmap_init(struct lmap *m);
 void lmap_release(struct lmap *m);
 /* Borrowed value or NULL. */
 void *lmap_get(const struct lmap *m, const char *key);
+/* values[i] = lmap_get(m, keys[i]) for n keys, faster for many (see lmap.c). */
+void lmap_get_many(const struct lmap *m, const char *const *keys, size_t n, void **values);
 /* Inserts or replaces. */
 enum fs_err lmap_put(struct lmap *m, const char *key, void *value);
 /* Returns the removed value or NULL. */

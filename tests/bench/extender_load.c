@@ -4,7 +4,8 @@
  *                                    curve (120 steps of 30 s) whose peak moves from node to node
  *   extender_load run URL NODES N [same|distinct|ref]
  *                                    sends N filter+prioritize pairs (nodeCacheCapable form, all
- *                                    NODES names, a MicroTask pod with a 1 h curve) over one
+ *                                    NODES names in a new order every pair, as kube-scheduler
+ *                                    sends them, a MicroTask pod with a 1 h curve) over one
  *                                    keep-alive connection; prints p50/p99/max in ms per pair.
  *                                    same: one pod every time (the replicas of one MicroTask);
  *                                    distinct: every pair a new pod of another MicroTask (a new
@@ -129,32 +130,53 @@ static char *args_body(json_t *names, int i, int distinct, int nodes)
 
 enum mode { M_SAME, M_DISTINCT, M_REF };
 
-/* warm + n request bodies (all the same one unless distinct); built before timing, so the
- * generator's own JSON work is not measured. */
-static char **make_bodies(int nodes, int total, enum mode mode)
+/* The node names in a new order: kube-scheduler's filter checks the nodes on 16 goroutines
+ * and lists the feasible ones as they finish, so no two pods' lists come in the same order
+ * (a shuffle, seeded: the same run every time). */
+static json_t *shuffled_names(int nodes, unsigned *seed)
 {
+    int *order = malloc((size_t)nodes * sizeof(*order));
     json_t *names = json_array();
     char name[64];
+    if (!order || !names)
+        exit(1);
+    for (int i = 0; i < nodes; i++)
+        order[i] = i;
+    for (int i = nodes - 1; i > 0; i--) {
+        int j = rand_r(seed) % (i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
     for (int i = 0; i < nodes; i++) {
-        snprintf(name, sizeof(name), "node-%05d", i);
+        snprintf(name, sizeof(name), "node-%05d", order[i]);
         json_array_append_new(names, json_string(name));
     }
+    free(order);
+    return names;
+}
+
+/* warm + n request bodies, each pair's names in a new order; built before timing, so the
+ * generator's own JSON work is not measured. The pair's prioritize carries the same body:
+ * kube-scheduler sends it the list filter answered (here every node passes). */
+static char **make_bodies(int nodes, int total, enum mode mode)
+{
+    unsigned seed = 42;
     char **bodies = calloc((size_t)total, sizeof(*bodies));
     if (!bodies)
         return NULL;
-    for (int i = 0; i < total; i++)
-        if (!(bodies[i] = (mode == M_DISTINCT || i == 0) ? args_body(names, i, mode == M_DISTINCT, nodes)
-                                                        : bodies[0]))
+    for (int i = 0; i < total; i++) {
+        json_t *names = shuffled_names(nodes, &seed);
+        if (!(bodies[i] = args_body(names, i, mode == M_DISTINCT, nodes)))
             exit(1);
-    json_decref(names);
+        json_decref(names);
+    }
     return bodies;
 }
 
-static void free_bodies(char **bodies, int total, enum mode mode)
+static void free_bodies(char **bodies, int total)
 {
     for (int i = 0; i < total; i++)
-        if (i == 0 || mode == M_DISTINCT)
-            free(bodies[i]);
+        free(bodies[i]);
     free(bodies);
 }
 
@@ -192,7 +214,7 @@ static int run(const char *base, int nodes, int n, enum mode mode)
             lat[i - warm] = dt * 1000.0;
     }
     report("http", nodes, n, len, lat, errors);
-    free_bodies(bodies, total, mode);
+    free_bodies(bodies, total);
     free(lat);
     curl_slist_free_all(hdr);
     curl_easy_cleanup(h);
@@ -263,7 +285,7 @@ static int run_cpu(const char *path, int nodes, int n, enum mode mode)
     size_t len = strlen(bodies[0]);
     report("cpu", nodes, n, len, cpu, errors);
     report("wall", nodes, n, len, wall, errors);
-    free_bodies(bodies, total, mode);
+    free_bodies(bodies, total);
     free(cpu);
     free(wall);
     fs_pool_free(c.pool);

@@ -473,6 +473,82 @@ static void test_fast_and_general_parsers_agree(void **state)
 }
 
 
+/* The memo of the last node list (kube-scheduler sends prioritize the list filter answered):
+ * a request whose bytes after the NodeNames key equal the memo's takes its names without
+ * parsing them, and the answer is still that request's own (its Pod); bytes that differ, a
+ * list followed by more keys, or a memo tail without a Pod before it are not taken. */
+static void test_names_memo(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    node(c, "n1", "4", "8Gi");
+    node(c, "n2", "1", "8Gi");
+    char small[2048], big[2048], body[8192];
+    snprintf(small, sizeof(small), "%s", pod_json("p1", "uid-1", NULL, "500m", ""));
+    snprintf(big, sizeof(big), "%s", pod_json("p2", "uid-2", NULL, "2", ""));
+    struct ext_reply r;
+
+    snprintf(body, sizeof(body), "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[\"n1\",\"n2\"]}", small);
+    ext_filter(c, body, strlen(body), T0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"NodeNames\":[\"n1\",\"n2\"]"));
+    ext_reply_release(&r);
+    const struct ext_names *memo = c->names_memo;
+    assert_non_null(memo);
+
+    /* the same list for another pod: the memo's names, this pod's answer */
+    snprintf(body, sizeof(body), "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[\"n1\",\"n2\"]}", big);
+    ext_filter(c, body, strlen(body), T0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_ptr_equal(c->names_memo, memo);
+    assert_non_null(strstr(r.body, "\"NodeNames\":[\"n1\"]"));
+    assert_non_null(strstr(r.body, "\"n2\":\"cpu: 0m reserved + 2000m"));
+    ext_reply_release(&r);
+    ext_prioritize(c, body, strlen(body), T0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_ptr_equal(c->names_memo, memo);
+    assert_non_null(strstr(r.body, "{\"Host\":\"n2\",\"Score\":0}"));
+    assert_null(strstr(r.body, "{\"Host\":\"n1\",\"Score\":0}"));
+    ext_reply_release(&r);
+
+    /* one byte different after the key: parsed, and the new memo */
+    snprintf(body, sizeof(body), "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[\"n2\",\"n1\"]}", big);
+    ext_filter(c, body, strlen(body), T0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_ptr_not_equal(c->names_memo, memo);
+    assert_non_null(strstr(r.body, "\"NodeNames\":[\"n1\"]"));
+    ext_reply_release(&r);
+    memo = c->names_memo;
+
+    /* the memo's tail, but no Pod before it: still a 400 */
+    snprintf(body, sizeof(body), "{\"Nodes\":null,\"NodeNames\":[\"n2\",\"n1\"]}");
+    expect_400(c, body, strlen(body), "Pod is missing", 0);
+    /* the memo's tail, and trailing bytes: compared too, so still malformed */
+    snprintf(body, sizeof(body), "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[\"n2\",\"n1\"]}}", big);
+    expect_400(c, body, strlen(body), "malformed json", 1);
+
+    /* a list followed by another key is answered but not remembered: what follows the names
+     * would then depend on what came before them */
+    snprintf(body, sizeof(body), "{\"NodeNames\":[\"n1\"],\"Pod\":%s}", small);
+    ext_filter(c, body, strlen(body), T0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"NodeNames\":[\"n1\"]"));
+    ext_reply_release(&r);
+    assert_ptr_equal(c->names_memo, memo);
+
+    /* a node added since: the memo's names are looked up again */
+    node(c, "n3", "4", "8Gi");
+    snprintf(body, sizeof(body), "{\"Pod\":%s,\"NodeNames\":[\"n3\",\"zz\"]}", small);
+    ext_filter(c, body, strlen(body), T0, NULL, &r);
+    ext_reply_release(&r);
+    node(c, "zz", "4", "8Gi");
+    ext_filter(c, body, strlen(body), T0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"NodeNames\":[\"n3\",\"zz\"]"));
+    ext_reply_release(&r);
+    cluster_release(c);
+}
+
 /* Checks spread over a pool's threads answer byte for byte what one thread answers: 3,000
  * nodes with different loads and sizes (some too small: FailedNodes in node order), a pod
  * with a predicted curve (scores vary), replicas of it (memos), filter and prioritize. */
@@ -796,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_filter_enforces_extended_resources),
         cmocka_unit_test(test_too_many_counted_resources),
         cmocka_unit_test(test_fast_and_general_parsers_agree),
+        cmocka_unit_test(test_names_memo),
         cmocka_unit_test(test_pool_answers_as_serial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -785,6 +785,48 @@ static void test_config_validation(void **state)
     assert_null(l);
 }
 
+/* lmap_get_many answers what lmap_get answers, key by key: present, deleted (tombstones on
+ * the probe path), never put; lists shorter and longer than its look-ahead. */
+static void test_lmap_get_many(void **state)
+{
+    (void)state;
+    struct lmap m;
+    lmap_init(&m);
+    static char keys[4000][16];
+    static int vals[4000];
+    for (int i = 0; i < 4000; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "node-%05d", i);
+        vals[i] = i;
+        if (i < 3000)
+            assert_int_equal(lmap_put(&m, keys[i], &vals[i]), FS_OK);
+    }
+    for (int i = 0; i < 3000; i += 7)
+        assert_ptr_equal(lmap_del(&m, keys[i]), &vals[i]);
+    static const char *query[4000];
+    static void *got[4000];
+    unsigned seed = 7;
+    size_t sizes[] = {0, 1, 5, 15, 16, 17, 33, 4000};
+    for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++) {
+        size_t n = sizes[t];
+        for (size_t i = 0; i < n; i++)
+            query[i] = keys[rand_r(&seed) % 4000];
+        lmap_get_many(&m, query, n, got);
+        size_t found = 0;
+        for (size_t i = 0; i < n; i++) {
+            assert_ptr_equal(got[i], lmap_get(&m, query[i]));
+            found += got[i] != NULL;
+        }
+        if (n == 4000)
+            assert_true(found > 2000 && found < 3000); /* all three kinds were asked for */
+    }
+    struct lmap empty;
+    lmap_init(&empty);
+    got[0] = &vals[0];
+    lmap_get_many(&empty, query, 1, got);
+    assert_null(got[0]);
+    lmap_release(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -802,6 +844,7 @@ int main(void)
         cmocka_unit_test(test_memo_follows_changes),
         cmocka_unit_test(test_block_maxima_follow_changes),
         cmocka_unit_test(test_shape_block_maxima),
+        cmocka_unit_test(test_lmap_get_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

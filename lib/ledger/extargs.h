@@ -1,0 +1,57 @@
+/* ExtenderArgs (k8s.io/kube-scheduler/extender/v1) parsed for filter and prioritize: the Pod,
+ * and the node names of NodeNames (nodeCacheCapable) or of a NodeList in Nodes. Keys are
+ * matched case-insensitively, an exact match first.
+ *
+ * The scheduler's own shape ({"Pod":{...},"Nodes":null,"NodeNames":[...]}) is streamed through
+ * yajl; its node names live in a shared, reference-counted ext_names, which the cluster keeps
+ * as a memo of the last list: kube-scheduler sends prioritize the very list that filter
+ * answered, and a request whose bytes after the NodeNames key equal the memo's takes the memo's
+ * names without parsing them again. Any other shape goes through jansson. */
+#ifndef FS_LEDGER_EXTARGS_H
+#define FS_LEDGER_EXTARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/fs_err.h"
+#include "ledger/cluster.h"
+
+struct ext_names;
+
+struct ext_args {
+    json_t *root; /* the parsed Pod (streaming path) or the whole request */
+    struct cluster_pod pod;
+    int cache_mode; /* NodeNames given */
+    size_t n;
+    const char *const *names;
+    const size_t *name_len; /* streaming path only: names[i]'s length (no NUL inside) */
+    int names_plain;        /* streaming path only: no name needs escaping in a reply */
+    size_t names_bytes;     /* streaming path only: the names' lengths + n */
+    json_t **items;         /* Nodes path only: the Node objects */
+    struct ext_names *nm;   /* streaming path only: the names, one reference held */
+    const char **own_names; /* jansson path: names[] allocated here */
+    struct ledger_node **own_nodes;
+};
+
+/* FS_EPARSE with the reason in err for a bad request, FS_ENOMEM. c (may be NULL) holds the
+ * names memo; it is locked briefly, never held. */
+enum fs_err ext_args_parse(struct cluster *c, const char *body, size_t len, struct ext_args *a, char *err,
+                           size_t errlen);
+void ext_args_release(struct ext_args *a);
+
+/* The ledger node of every name (NULL when unknown), resolved once per memoised list and
+ * ledger topology. Call with the cluster's lock held; valid until it is released. NULL
+ * when out of memory. */
+struct ledger_node *const *ext_args_nodes(struct cluster *c, struct ext_args *a);
+
+/* A request body as a JSON object (NULL with the reason in err), and an object's member
+ * matched case-insensitively, an exact match first: for the bind request too. */
+json_t *ext_json_load(const char *body, size_t len, char *err, size_t errlen);
+json_t *ext_json_get_ci(const json_t *obj, const char *key);
+
+/* For cluster_release: drops the cluster's reference to its memo. */
+void ext_names_unref(struct ext_names *nm);
+
+#endif
