@@ -455,6 +455,18 @@ enum fs_err ext_args_parse(struct cluster *c, const char *body, size_t len, stru
     return FS_OK;
 }
 
+struct lookup_job {
+    const struct ledger *l;
+    const char *const *names;
+    struct ledger_node **nodes;
+};
+
+static void lookup_range(void *arg, size_t lo, size_t hi)
+{
+    const struct lookup_job *j = arg;
+    ledger_node_get_many(j->l, j->names + lo, hi - lo, j->nodes + lo);
+}
+
 struct ledger_node *const *ext_args_nodes(struct cluster *c, struct ext_args *a)
 {
     struct ledger *l = c->ledger;
@@ -464,7 +476,8 @@ struct ledger_node *const *ext_args_nodes(struct cluster *c, struct ext_args *a)
     struct ledger_node **nodes = nm ? nm->nodes : a->own_nodes;
     if (!nodes && !(nodes = malloc((a->n ? a->n : 1) * sizeof(*nodes))))
         return NULL;
-    ledger_node_get_many(l, a->names, a->n, nodes);
+    struct lookup_job job = {l, a->names, nodes};
+    fs_pool_for(c->pool, a->n, 1024, lookup_range, &job); /* look-ups only read the ledger */
     if (nm) {
         nm->nodes = nodes;
         nm->topology = l->topology;

@@ -220,6 +220,7 @@ struct decide_job {
     const struct ledger_shape *s;
     struct decision *d;
     int want_score;
+    int prefetch; /* what ledger_prefetch asks for */
 };
 
 /* Nodes ahead whose memory is asked for (ledger_prefetch): enough to overlap a few misses. */
@@ -232,7 +233,7 @@ static void decide_range(void *arg, size_t lo, size_t hi)
     for (size_t i = lo; i < hi; i++) {
         struct decision *d = &j->d[i];
         if (i + PREFETCH_AHEAD < hi && d[PREFETCH_AHEAD].node)
-            ledger_prefetch(l, d[PREFETCH_AHEAD].node, j->s);
+            ledger_prefetch(l, d[PREFETCH_AHEAD].node, j->s, j->prefetch);
         if (d->node && j->want_score)
             ledger_check_memo(l, d->node, j->s, &d->fit); /* replicas of one curve reuse it */
         else if (d->node)
@@ -272,7 +273,18 @@ static enum fs_err decide(struct cluster *c, struct ext_args *a, int64_t now, st
     }
     for (size_t i = 0; i < a->n; i++)
         d[i].node = nodes[i];
-    struct decide_job job = {c, a, &s, d, want_score};
+    /* a filter reads line 0 unless the node's peak cannot take the pod; a prioritize reads
+     * the memo, and the window when the memo is of another shape (the first node tells) */
+    int prefetch = LEDGER_PREFETCH_FIT;
+    if (want_score) {
+        size_t k = 0;
+        while (k < a->n && !d[k].node)
+            k++;
+        prefetch |= LEDGER_PREFETCH_MEMO;
+        if (k == a->n || !ledger_memo_holds(c->ledger, d[k].node, &s))
+            prefetch |= LEDGER_PREFETCH_WINDOW;
+    }
+    struct decide_job job = {c, a, &s, d, want_score, prefetch};
     /* chunks of 512 nodes: small requests stay on the caller's thread */
     fs_pool_for(c->pool, a->n, 512, decide_range, &job);
     ledger_shape_release(&s);

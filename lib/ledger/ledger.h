@@ -77,36 +77,39 @@ struct ledger_fit {
     int score;            /* 0..10, see ledger_score() */
 };
 
-/* The fields a check reads come first (one cache line: limit, peak, ring, bmax); the node,
- * its block maxima and its ring are one allocation, in that order. */
+/* Laid out by what reads it, one cache line at a time (the allocation is line-aligned): a
+ * 5,000-node request touches every node, in the scheduler's order, and each line it need
+ * not read is a cache miss saved. Line 0: what every filter reads; line 1: what a scored
+ * check reads besides (the memo, where the block maxima and the ring are); the rest only
+ * when the ledger changes. The block maxima follow the node in its allocation. */
 struct ledger_node {
     int64_t limit[LEDGER_NRES]; /* alloc minus headroom, INT64_MAX when unlimited */
     int64_t peak[LEDGER_NRES];  /* max over the ring, kept current */
-    int64_t *ring;              /* [res * n_steps + slot] reserved amounts */
-    /* [res * ledger.n_blocks + block % n_blocks]: max of the ring over the block's steps that
-     * lie inside the horizon (the first and last blocks are partly outside), kept current */
-    int64_t *bmax;
-    uint64_t gen; /* bumped whenever the ring or the limits change */
-    size_t n_claims; /* claims on the node (its pods, for the extender's cluster) */
+    size_t n_claims;            /* claims on the node (its pods, for the extender's cluster) */
     /* the owner's data, never read by the ledger: the extender's cluster keeps the node's pod
-     * capacity here (read on every filter, so on the node's first cache lines) and what else
-     * it counts per node (extended resources) behind user, which it frees */
+     * capacity here (read on every filter) and what else it counts per node (extended
+     * resources) behind user, which it frees */
     int64_t max_pods; /* -1: not limited */
     void *user;
-    /* the last scored check on this node (ledger_check_memo): valid while gen, the
-     * ledger's base and the shape's hash are the same */
+    uint64_t gen; /* bumped whenever the ring or the limits change */
+    /* the last scored check on this node (ledger_check_memo), what a prioritize reads of it:
+     * valid while gen, the ledger's base and the shape's hash are the same */
     struct {
         uint64_t gen, shape_hash;
         int64_t base;
-        int valid;
-        struct ledger_fit fit;
+        uint8_t valid, fits, unresolvable, res;
+        int8_t score;
     } memo;
+    /* [res * ledger.n_blocks + block % n_blocks]: max of the ring over the block's steps that
+     * lie inside the horizon (the first and last blocks are partly outside), kept current */
+    int64_t *bmax;
+    int64_t *ring; /* [res * n_steps + slot] reserved amounts, a separate allocation */
     char *name;
     int64_t alloc[LEDGER_NRES]; /* allocatable (milli-cores, bytes, bytes/s) or LEDGER_UNLIMITED */
     struct ledger_claim **claims;
     size_t cap_claims;
     size_t index; /* position in ledger.nodes */
-};
+} __attribute__((aligned(64)));
 
 struct ledger_claim {
     char *key; /* the pod's UID */
@@ -154,13 +157,19 @@ int64_t ledger_shape_at(const struct ledger_shape *s, enum curve_res r, int64_t 
 void ledger_check(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
                   struct ledger_fit *out);
 
+/* Asks the CPU for the memory a check of s on n will read: a request's nodes come in the
+ * scheduler's order, scattered in memory, and asking a few nodes ahead overlaps their cache
+ * misses. what: LEDGER_PREFETCH_FIT (a fit check that the node's peak answers: line 0),
+ * _MEMO (ledger_check_memo's memo), _WINDOW (the block maxima a scored check reads). */
+enum { LEDGER_PREFETCH_FIT = 1, LEDGER_PREFETCH_MEMO = 2, LEDGER_PREFETCH_WINDOW = 4 };
+void ledger_prefetch(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s, int what);
+/* Whether n's memo holds a check of this very shape (gen aside): a request's first node
+ * tells whether its nodes' windows are worth prefetching. */
+int ledger_memo_holds(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s);
 /* ledger_check that remembers its answer on the node: asking again for the same shape
  * (the replicas of one MicroTask, or filter then prioritize of one pod) while the node's
- * ring is unchanged costs O(1). The extender's hot path. */
-/* Asks the CPU for the memory a check of s on n reads: a request's nodes come in the
- * scheduler's order, scattered in memory, and a check issued a few nodes ahead overlaps
- * their cache misses. Changes nothing. */
-void ledger_prefetch(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s);
+ * ring is unchanged costs O(1). The extender's hot path. A remembered answer holds fits,
+ * unresolvable, res and score (what a prioritize reads); the other fields are 0. */
 void ledger_check_memo(struct ledger *l, struct ledger_node *n, const struct ledger_shape *s,
                        struct ledger_fit *out);
 
