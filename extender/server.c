@@ -18,6 +18,10 @@
  * instead of one poll round per 32 KB; lws buffers what the socket does not take at once. */
 #define CHUNK (1u << 20)
 
+/* lws_write needs LWS_PRE bytes of room before what it sends; only the service thread
+ * writes, so one buffer serves every connection */
+static unsigned char out_buf[LWS_PRE + CHUNK];
+
 struct job {
     struct lws *wsi;
     char method[8];
@@ -97,7 +101,32 @@ static int start_reply(struct lws *wsi, struct job *j)
     return 0;
 }
 
-static void answer(struct server *s, struct lws *wsi, struct job *j)
+/* Headers and body in the same service round, for an answer made on the connection's own
+ * callback: one poll round less per request than headers first and body when writeable
+ * (lws keeps what the socket does not take and sends it before anything else). Returns
+ * the callback's result: nonzero closes the connection. */
+static int reply_now(struct lws *wsi, struct pss *pss, struct job *j)
+{
+    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+    if (j->reply.len > CHUNK) { /* larger than one write: in chunks, when writeable */
+        if (start_reply(wsi, j))
+            return -1;
+        return 0;
+    }
+    if (lws_add_http_common_headers(wsi, (unsigned int)j->reply.status, "application/json", j->reply.len, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    if (j->reply.len)
+        memcpy(out_buf + LWS_PRE, j->reply.body, j->reply.len);
+    if (lws_write(wsi, out_buf + LWS_PRE, j->reply.len, LWS_WRITE_HTTP_FINAL) != (int)j->reply.len)
+        return -1;
+    pss->job = NULL;
+    job_free(j);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* Returns the callback's result (nonzero closes the connection). */
+static int answer(struct server *s, struct lws *wsi, struct pss *pss, struct job *j)
 {
     if (j->too_large) {
         char msg[128];
@@ -114,14 +143,13 @@ static void answer(struct server *s, struct lws *wsi, struct job *j)
         s->queue_tail = j;
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
-        return;
+        return 0;
     } else {
         s->app.handle(s->app.arg, j->method, j->path, j->body.data ? j->body.data : "", j->body.len, &j->reply);
     }
     if (!j->reply.body)
         ext_error_reply(500, "no reply", &j->reply);
-    if (start_reply(wsi, j))
-        lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    return reply_now(wsi, pss, j);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -166,8 +194,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         snprintf(j->method, sizeof(j->method), "%s", post ? "POST" : "GET");
         if (post)
             return 0; /* wait for the body */
-        answer(s, wsi, j);
-        return 0;
+        return answer(s, wsi, pss, j);
     }
     case LWS_CALLBACK_HTTP_BODY:
         if (!j || !s)
@@ -187,19 +214,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!j || !s)
             return -1;
-        answer(s, wsi, j);
-        return 0;
+        return answer(s, wsi, pss, j);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         if (!j || !j->headers_sent)
             return 0;
-        static unsigned char buf[LWS_PRE + CHUNK];
         size_t n = j->reply.len - j->sent;
         if (n > CHUNK)
             n = CHUNK;
         int last = j->sent + n >= j->reply.len;
         if (n)
-            memcpy(buf + LWS_PRE, j->reply.body + j->sent, n);
-        if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+            memcpy(out_buf + LWS_PRE, j->reply.body + j->sent, n);
+        if (lws_write(wsi, out_buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
             return -1;
         j->sent += n;
         if (!last) {
