@@ -25,6 +25,13 @@ static size_t slot_of(const struct ledger *l, int64_t step)
     return (size_t)(m < 0 ? m + n : m);
 }
 
+/* slot_of for a step inside the horizon, without a division (the hot paths' version). */
+static inline size_t ring_slot(const struct ledger *l, int64_t step)
+{
+    size_t sl = (size_t)(step - l->base) + l->base_slot;
+    return sl >= l->cfg.n_steps ? sl - l->cfg.n_steps : sl;
+}
+
 int64_t ledger_shape_at(const struct ledger_shape *s, enum curve_res r, int64_t step)
 {
     if (step < s->first)
@@ -103,7 +110,7 @@ static int64_t ring_max(const struct ledger *l, const struct ledger_node *n, int
 {
     uint32_t steps = l->cfg.n_steps;
     const int64_t *ring = n->ring + (size_t)r * steps;
-    size_t slot = a < b ? slot_of(l, a) : 0;
+    size_t slot = a < b ? ring_slot(l, a) : 0;
     int64_t m = 0;
     for (int64_t k = a; k < b; k++) {
         m = ring[slot] > m ? ring[slot] : m;
@@ -188,6 +195,7 @@ enum fs_err ledger_new(const struct ledger_config *cfg, int64_t now, struct ledg
         return FS_ENOMEM;
     l->cfg = *cfg;
     l->base = floor_div(now, cfg->step_s);
+    l->base_slot = slot_of(l, l->base);
     l->n_blocks = cfg->n_steps / LEDGER_BLOCK + 2; /* a horizon touches at most this many */
     lmap_init(&l->by_name);
     lmap_init(&l->claims);
@@ -253,6 +261,7 @@ void ledger_advance(struct ledger *l, int64_t now)
     if (from < nb)
         from = nb;
     l->base = nb;
+    l->base_slot = slot_of(l, nb);
     for (size_t i = 0; i < l->n_nodes; i++) {
         struct ledger_node *nd = l->nodes[i];
         for (int64_t k = from; k < to; k++)
@@ -634,7 +643,7 @@ static int64_t block_sum_max(const struct ledger *l, const struct ledger_node *n
     int64_t a = blk * LEDGER_BLOCK, b = a + LEDGER_BLOCK, m = 0;
     a = a > lo ? a : lo;
     b = b < hi ? b : hi;
-    size_t slot = slot_of(l, a);
+    size_t slot = ring_slot(l, a);
     for (int64_t k = a; k < b; k++) {
         int64_t t = ring[slot] + ledger_shape_at(s, (enum curve_res)r, k);
         m = t > m ? t : m;
@@ -652,25 +661,23 @@ static void window_pass_fast(const struct ledger *l, const struct ledger_node *n
     const int64_t *bm = n->bmax + (size_t)r * l->n_blocks, *ubs = s->win_ub[r], *lbs = s->win_lb[r];
     size_t nb = s->win_nb, slot0 = s->win_slot0, run = l->n_blocks - slot0;
     int64_t before = 0, lower = 0, best_ub = 0;
-    size_t best = nb;
     if (run > nb)
         run = nb;
-    /* the window's blocks are at most two runs of the ring of blocks */
+    /* the window's blocks are at most two runs of the ring of blocks; no branch per block
+     * (the best block is found afterwards, when needed: window_max_sum_fast) */
     for (size_t part = 0, j = 0; part < 2; part++) {
         const int64_t *v = part == 0 ? bm + slot0 : bm - run;
         size_t end = part == 0 ? run : nb;
         for (; j < end; j++) {
             int64_t x = v[j], ub = x + ubs[j], lb = x + lbs[j];
             /* a block with a lower bound lies in the window: its maximum is the ring's there */
-            before = lbs[j] >= 0 && x > before ? x : before;
+            int64_t in = lbs[j] >= 0 ? x : 0;
+            before = in > before ? in : before;
             lower = lb > lower ? lb : lower;
-            if (ub > best_ub) {
-                best_ub = ub;
-                best = j;
-            }
+            best_ub = ub > best_ub ? ub : best_ub;
         }
     }
-    o->best = best < nb ? s->win_b0 + (int64_t)best : s->win_b0 + (int64_t)nb;
+    o->best = -1; /* not known here */
     o->best_ub = best_ub;
     for (int e = 0; e < 2; e++) { /* the partial edge blocks, step by step if they matter */
         if (!(e == 0 ? s->win_edge0 : s->win_edge1))
@@ -711,6 +718,34 @@ static int64_t window_max_sum(const struct ledger *l, const struct ledger_node *
     return m;
 }
 
+/* window_max_sum after window_pass_fast: the same, over the window's block arrays (the
+ * block with the highest bound first: it often holds the maximum, and then no other block
+ * is read). */
+static int64_t window_max_sum_fast(const struct ledger *l, const struct ledger_node *n,
+                                   const struct ledger_shape *s, int r, int64_t lo, int64_t hi,
+                                   const struct wpass *p)
+{
+    int64_t m = p->lower;
+    if (p->best_ub <= m)
+        return m;
+    const int64_t *bm = n->bmax + (size_t)r * l->n_blocks, *ubs = s->win_ub[r];
+    size_t nb = s->win_nb, nbk = l->n_blocks, best = 0, j, k;
+    for (j = 0, k = s->win_slot0; j < nb; j++, k = k + 1 == nbk ? 0 : k + 1)
+        if (bm[k] + ubs[j] == p->best_ub) {
+            best = j;
+            break;
+        }
+    int64_t v = block_sum_max(l, n, s, r, s->win_b0 + (int64_t)best, lo, hi);
+    m = v > m ? v : m;
+    for (j = 0, k = s->win_slot0; j < nb; j++, k = k + 1 == nbk ? 0 : k + 1) {
+        if (j == best || bm[k] + ubs[j] <= m)
+            continue;
+        v = block_sum_max(l, n, s, r, s->win_b0 + (int64_t)j, lo, hi);
+        m = v > m ? v : m;
+    }
+    return m;
+}
+
 /* The first step of [lo, hi) where r overflows (hi if none): a step with demand whose
  * reserved amount plus demand exceeds the limit. */
 static int64_t first_overflow(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
@@ -728,7 +763,7 @@ static int64_t first_overflow(const struct ledger *l, const struct ledger_node *
         int64_t a = blk * LEDGER_BLOCK, b = a + LEDGER_BLOCK;
         a = a > lo ? a : lo;
         b = b < hi ? b : hi;
-        size_t slot = slot_of(l, a);
+        size_t slot = ring_slot(l, a);
         for (int64_t k = a; k < b; k++, slot = slot + 1 == l->cfg.n_steps ? 0 : slot + 1) {
             int64_t h = ring[slot], d = ledger_shape_at(s, (enum curve_res)r, k);
             if (d > 0 && h + d > limit) {
@@ -805,12 +840,15 @@ static void check(const struct ledger *l, const struct ledger_node *n, const str
             after = before + s->flat_v[r];
         } else if (lo < hi) {
             struct wpass wp;
-            if (!s->flat && s->win_nb && s->win_base == l->base)
+            if (!s->flat && s->win_nb && s->win_base == l->base) {
                 window_pass_fast(l, n, s, r, lo, hi, &wp);
-            else
+                before = wp.before;
+                after = window_max_sum_fast(l, n, s, r, lo, hi, &wp);
+            } else {
                 window_pass(l, n, s, r, lo, hi, &wp);
-            before = wp.before;
-            after = s->flat ? before + s->flat_v[r] : window_max_sum(l, n, s, r, lo, hi, &wp);
+                before = wp.before;
+                after = s->flat ? before + s->flat_v[r] : window_max_sum(l, n, s, r, lo, hi, &wp);
+            }
         }
         double rise = (double)(after - before) / (double)limit;
         double aft = (double)after / (double)limit;

@@ -121,6 +121,7 @@ struct ledger_claim {
 struct ledger {
     struct ledger_config cfg;
     int64_t base;    /* absolute step held at the ring's logical start */
+    size_t base_slot; /* its slot in the rings (base mod n_steps): slots without a division */
     uint32_t n_blocks; /* slots of each node's block-maxima ring: blocks the horizon can touch */
     uint64_t generation; /* bumped on every change, for caches of decisions */
     uint64_t topology;   /* bumped when a node is added or removed (node pointers change) */
