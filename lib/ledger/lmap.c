@@ -1,5 +1,9 @@
 /* String-keyed open-addressing hash map (FNV-1a, linear probing, tombstones on delete).
- * Grows at 70 % occupancy including tombstones, so probes always end at an empty slot. */
+ * Grows at 70 % occupancy including tombstones, so probes always end at an empty slot.
+ * Keys are copied into chunks of the map's own, one after another: a 5,000-node request
+ * looks up 5,000 names in a random order, and names packed in 60 KB stay in cache where
+ * 5,000 separate allocations scattered over the heap miss it once each. A deleted key's
+ * bytes stay until the next rehash, which copies the live keys into fresh chunks. */
 #include "ledger/lmap.h"
 
 #include <stdint.h>
@@ -24,18 +28,53 @@ static uint64_t hash(const char *s)
     return h;
 }
 
+#define CHUNK_BYTES (16u << 10)
+
+struct lmap_chunk {
+    struct lmap_chunk *next;
+    size_t used, cap;
+    char data[];
+};
+
 void lmap_init(struct lmap *m)
 {
     memset(m, 0, sizeof(*m));
 }
 
+static void chunks_free(struct lmap_chunk *c)
+{
+    while (c) {
+        struct lmap_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+}
+
 void lmap_release(struct lmap *m)
 {
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].key && m->slots[i].key != LMAP_TOMB)
-            free(m->slots[i].key);
+    chunks_free(m->chunks);
     free(m->slots);
     lmap_init(m);
+}
+
+/* A copy of key in the chunks *head (a new chunk when the first is full); NULL: no memory. */
+static char *key_copy(struct lmap_chunk **head, const char *key)
+{
+    size_t n = strlen(key) + 1;
+    struct lmap_chunk *c = *head;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > CHUNK_BYTES ? n : CHUNK_BYTES;
+        if (!(c = malloc(sizeof(*c) + cap)))
+            return NULL;
+        c->next = *head;
+        c->used = 0;
+        c->cap = cap;
+        *head = c;
+    }
+    char *k = c->data + c->used;
+    memcpy(k, key, n);
+    c->used += n;
+    return k;
 }
 
 static struct lmap_slot *find_hashed(const struct lmap *m, const char *key, uint64_t h)
@@ -100,6 +139,9 @@ static enum fs_err grow(struct lmap *m)
     struct lmap_slot *slots = calloc(cap, sizeof(*slots));
     if (!slots)
         return FS_ENOMEM;
+    /* the live keys packed into fresh chunks when deleted ones take much of the old */
+    struct lmap_chunk *fresh = NULL;
+    int repack = m->dead_bytes > 4096 && m->dead_bytes > m->live_bytes;
     for (size_t i = 0; i < m->cap; i++) {
         struct lmap_slot *s = &m->slots[i];
         if (!s->key || s->key == LMAP_TOMB)
@@ -108,6 +150,16 @@ static enum fs_err grow(struct lmap *m)
         while (slots[j].key)
             j = (j + 1) & (cap - 1);
         slots[j] = *s;
+        if (repack && !(slots[j].key = key_copy(&fresh, s->key))) {
+            chunks_free(fresh);
+            free(slots);
+            return FS_ENOMEM;
+        }
+    }
+    if (repack) {
+        chunks_free(m->chunks);
+        m->chunks = fresh;
+        m->dead_bytes = 0;
     }
     free(m->slots);
     m->slots = slots;
@@ -128,9 +180,10 @@ enum fs_err lmap_put(struct lmap *m, const char *key, void *value)
         if (rc != FS_OK)
             return rc;
     }
-    char *k = strdup(key);
+    char *k = key_copy(&m->chunks, key);
     if (!k)
         return FS_ENOMEM;
+    m->live_bytes += strlen(key) + 1;
     size_t mask = m->cap - 1;
     uint64_t h = hash(key);
     size_t i = h & mask;
@@ -151,7 +204,9 @@ void *lmap_del(struct lmap *m, const char *key)
     if (!s)
         return NULL;
     void *v = s->value;
-    free(s->key);
+    size_t n = strlen(s->key) + 1;
+    m->live_bytes -= n;
+    m->dead_bytes += n;
     s->key = LMAP_TOMB;
     s->value = NULL;
     m->len--;

@@ -1,5 +1,6 @@
 /* A string-keyed hash map for the ledger (open addressing, linear probing) holding one pointer per key,
- * used for node and claim look-ups in the ledger. Keys are copied; values are borrowed. */
+ * used for node and claim look-ups in the ledger. Keys are copied (a key pointer from
+ * lmap_next is valid until the next lmap_put or lmap_del); values are borrowed. */
 #ifndef FS_LEDGER_LMAP_H
 #define FS_LEDGER_LMAP_H
 
@@ -14,11 +15,15 @@ struct lmap_slot {
     uint64_t hash; /* of key: compared before the key itself */
 };
 
+struct lmap_chunk;
+
 struct lmap {
     struct lmap_slot *slots;
     size_t cap; /* power of two */
     size_t len;
     size_t used; /* len + tombstones */
+    struct lmap_chunk *chunks; /* the keys' bytes (see lmap.c) */
+    size_t live_bytes, dead_bytes;
 };
 
 void lmap_init(struct lmap *m);
