@@ -1,15 +1,14 @@
-/* Extender protocol: parses ExtenderArgs / ExtenderBindingArgs, decides against the cluster's
- * ledger, formats replies (rules in extproto.h). Replies are written by hand into a bounded
- * buffer: 5,000-node replies are on the hot path and a jansson tree per reply costs more. */
+/* Extender protocol: decides ExtenderArgs (parsed by extargs.c) against the cluster's ledger,
+ * parses ExtenderBindingArgs, formats replies (rules in extproto.h). Replies are written by
+ * hand into a bounded buffer: 5,000-node replies are on the hot path and a jansson tree per
+ * reply costs more. */
 #include "ledger/extproto.h"
-
-#include "ledger/extargs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "ledger/extargs.h"
 
 #define EXT_MAX_REPLY (256u << 20)
 
