@@ -758,6 +758,32 @@ static int64_t window_max_sum(const struct ledger *l, const struct ledger_node *
     return m;
 }
 
+/* The window's block (index from the window's first) whose bound is window_pass_fast's best. */
+static size_t best_window_block(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
+                                int r, const struct wpass *p)
+{
+    const int64_t *bm = n->bmax + (size_t)r * l->n_blocks, *ubs = s->win_ub[r];
+    size_t nb = s->win_nb, nbk = l->n_blocks, j, k;
+    for (j = 0, k = s->win_slot0; j < nb; j++, k = k + 1 == nbk ? 0 : k + 1)
+        if (bm[k] + ubs[j] == p->best_ub)
+            return j;
+    return 0;
+}
+
+/* Finds the best block of a fast window pass (kept in p->best) and asks for its ring steps. */
+static void prefetch_best_block(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
+                                int r, int64_t lo, struct wpass *p)
+{
+    size_t j = best_window_block(l, n, s, r, p);
+    int64_t a = (s->win_b0 + (int64_t)j) * LEDGER_BLOCK;
+    size_t slot = ring_slot(l, a > lo ? a : lo);
+    const int64_t *row = n->ring + (size_t)r * l->cfg.n_steps;
+    p->best = (int64_t)j;
+    __builtin_prefetch(row + slot);
+    if (slot + LEDGER_BLOCK - 1 < l->cfg.n_steps) /* a block's steps may cross a line */
+        __builtin_prefetch(row + slot + LEDGER_BLOCK - 1);
+}
+
 /* window_max_sum after window_pass_fast: the same, over the window's block arrays (the
  * block with the highest bound first: it often holds the maximum, and then no other block
  * is read). */
@@ -769,12 +795,8 @@ static int64_t window_max_sum_fast(const struct ledger *l, const struct ledger_n
     if (p->best_ub <= m)
         return m;
     const int64_t *bm = n->bmax + (size_t)r * l->n_blocks, *ubs = s->win_ub[r];
-    size_t nb = s->win_nb, nbk = l->n_blocks, best = 0, j, k;
-    for (j = 0, k = s->win_slot0; j < nb; j++, k = k + 1 == nbk ? 0 : k + 1)
-        if (bm[k] + ubs[j] == p->best_ub) {
-            best = j;
-            break;
-        }
+    size_t nb = s->win_nb, nbk = l->n_blocks, j, k;
+    size_t best = p->best >= 0 ? (size_t)p->best : best_window_block(l, n, s, r, p);
     int64_t v = block_sum_max(l, n, s, r, s->win_b0 + (int64_t)best, lo, hi);
     m = v > m ? v : m;
     for (j = 0, k = s->win_slot0; j < nb; j++, k = k + 1 == nbk ? 0 : k + 1) {
@@ -846,6 +868,19 @@ static void check(const struct ledger *l, const struct ledger_node *n, const str
             fast = 0;
     if (fast && !want_score)
         return; /* fits everywhere; no score asked for */
+    /* the window passes of all resources first, then the ring lines of their best blocks
+     * asked for at once: the exact maxima below read them, and their misses overlap */
+    struct wpass wp[LEDGER_NRES];
+    int have_wp[LEDGER_NRES] = {0};
+    if (want_score && !s->flat && s->win_nb && s->win_base == l->base && lo < hi)
+        for (int r = 0; r < LEDGER_NRES; r++) {
+            if (n->limit[r] == INT64_MAX || n->limit[r] == 0 || s->peak[r] <= 0)
+                continue;
+            window_pass_fast(l, n, s, r, lo, hi, &wp[r]);
+            have_wp[r] = 1;
+            if (wp[r].best_ub > wp[r].lower)
+                prefetch_best_block(l, n, s, r, lo, &wp[r]);
+        }
     int64_t best_step = INT64_MAX;
     for (int r = 0; r < LEDGER_NRES; r++) {
         int64_t limit = n->limit[r];
@@ -879,15 +914,14 @@ static void check(const struct ledger *l, const struct ledger_node *n, const str
             before = n->peak[r];
             after = before + s->flat_v[r];
         } else if (lo < hi) {
-            struct wpass wp;
-            if (!s->flat && s->win_nb && s->win_base == l->base) {
-                window_pass_fast(l, n, s, r, lo, hi, &wp);
-                before = wp.before;
-                after = window_max_sum_fast(l, n, s, r, lo, hi, &wp);
+            if (have_wp[r]) {
+                before = wp[r].before;
+                after = window_max_sum_fast(l, n, s, r, lo, hi, &wp[r]);
             } else {
-                window_pass(l, n, s, r, lo, hi, &wp);
-                before = wp.before;
-                after = s->flat ? before + s->flat_v[r] : window_max_sum(l, n, s, r, lo, hi, &wp);
+                struct wpass w;
+                window_pass(l, n, s, r, lo, hi, &w);
+                before = w.before;
+                after = s->flat ? before + s->flat_v[r] : window_max_sum(l, n, s, r, lo, hi, &w);
             }
         }
         double rise = (double)(after - before) / (double)limit;
