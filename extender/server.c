@@ -89,40 +89,56 @@ static void *worker(void *arg)
     }
 }
 
-static int start_reply(struct lws *wsi, struct job *j)
+static int write_headers(struct lws *wsi, struct job *j)
 {
     unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
-    if (lws_add_http_common_headers(wsi, (unsigned int)j->reply.status, "application/json", j->reply.len, &p, end))
-        return -1;
-    if (lws_finalize_write_http_header(wsi, start, &p, end))
+    if (lws_add_http_common_headers(wsi, (unsigned int)j->reply.status, "application/json", j->reply.len, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     j->headers_sent = 1;
+    return 0;
+}
+
+/* The next chunk of the reply; after the last one the job is freed and the connection is
+ * ready for the next request. Returns the callback's result: nonzero closes the connection. */
+static int write_chunk(struct lws *wsi, struct pss *pss, struct job *j)
+{
+    size_t n = j->reply.len - j->sent;
+    if (n > CHUNK)
+        n = CHUNK;
+    int last = j->sent + n >= j->reply.len;
+    if (n)
+        memcpy(out_buf + LWS_PRE, j->reply.body + j->sent, n);
+    if (lws_write(wsi, out_buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+        return -1;
+    j->sent += n;
+    if (!last) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    pss->job = NULL;
+    job_free(j);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* A worker's answer, handed back outside the connection's callback: headers now, the body
+ * when the connection is writeable. */
+static int start_reply(struct lws *wsi, struct job *j)
+{
+    if (write_headers(wsi, j))
+        return -1;
     lws_callback_on_writable(wsi);
     return 0;
 }
 
-/* Headers and body in the same service round, for an answer made on the connection's own
- * callback: one poll round less per request than headers first and body when writeable
- * (lws keeps what the socket does not take and sends it before anything else). Returns
- * the callback's result: nonzero closes the connection. */
+/* An answer made on the connection's own callback: headers and the first chunk in the same
+ * service round, one poll round less per request than waiting to be writeable (lws keeps
+ * what the socket does not take and sends it before anything else). */
 static int reply_now(struct lws *wsi, struct pss *pss, struct job *j)
 {
-    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
-    if (j->reply.len > CHUNK) { /* larger than one write: in chunks, when writeable */
-        if (start_reply(wsi, j))
-            return -1;
-        return 0;
-    }
-    if (lws_add_http_common_headers(wsi, (unsigned int)j->reply.status, "application/json", j->reply.len, &p, end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
+    if (write_headers(wsi, j))
         return -1;
-    if (j->reply.len)
-        memcpy(out_buf + LWS_PRE, j->reply.body, j->reply.len);
-    if (lws_write(wsi, out_buf + LWS_PRE, j->reply.len, LWS_WRITE_HTTP_FINAL) != (int)j->reply.len)
-        return -1;
-    pss->job = NULL;
-    job_free(j);
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return write_chunk(wsi, pss, j);
 }
 
 /* Returns the callback's result (nonzero closes the connection). */
@@ -215,28 +231,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!j || !s)
             return -1;
         return answer(s, wsi, pss, j);
-    case LWS_CALLBACK_HTTP_WRITEABLE: {
+    case LWS_CALLBACK_HTTP_WRITEABLE:
         if (!j || !j->headers_sent)
             return 0;
-        size_t n = j->reply.len - j->sent;
-        if (n > CHUNK)
-            n = CHUNK;
-        int last = j->sent + n >= j->reply.len;
-        if (n)
-            memcpy(out_buf + LWS_PRE, j->reply.body + j->sent, n);
-        if (lws_write(wsi, out_buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
-            return -1;
-        j->sent += n;
-        if (!last) {
-            lws_callback_on_writable(wsi);
-            return 0;
-        }
-        pss->job = NULL;
-        job_free(j);
-        if (lws_http_transaction_completed(wsi))
-            return -1;
-        return 0;
-    }
+        return write_chunk(wsi, pss, j);
     case LWS_CALLBACK_CLOSED_HTTP:
         if (j && s) {
             pthread_mutex_lock(&s->mu);

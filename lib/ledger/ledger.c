@@ -758,23 +758,16 @@ static int64_t window_max_sum(const struct ledger *l, const struct ledger_node *
     return m;
 }
 
-/* The window's block (index from the window's first) whose bound is window_pass_fast's best. */
-static size_t best_window_block(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
-                                int r, const struct wpass *p)
-{
-    const int64_t *bm = n->bmax + (size_t)r * l->n_blocks, *ubs = s->win_ub[r];
-    size_t nb = s->win_nb, nbk = l->n_blocks, j, k;
-    for (j = 0, k = s->win_slot0; j < nb; j++, k = k + 1 == nbk ? 0 : k + 1)
-        if (bm[k] + ubs[j] == p->best_ub)
-            return j;
-    return 0;
-}
-
-/* Finds the best block of a fast window pass (kept in p->best) and asks for its ring steps. */
+/* Finds the window's block (index from the window's first) whose bound is window_pass_fast's
+ * best, keeps it in p->best, and asks for its ring steps: window_max_sum_fast reads them. */
 static void prefetch_best_block(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
                                 int r, int64_t lo, struct wpass *p)
 {
-    size_t j = best_window_block(l, n, s, r, p);
+    const int64_t *bm = n->bmax + (size_t)r * l->n_blocks, *ubs = s->win_ub[r];
+    size_t nb = s->win_nb, nbk = l->n_blocks, j, k;
+    for (j = 0, k = s->win_slot0; j < nb - 1; j++, k = k + 1 == nbk ? 0 : k + 1)
+        if (bm[k] + ubs[j] == p->best_ub)
+            break;
     int64_t a = (s->win_b0 + (int64_t)j) * LEDGER_BLOCK;
     size_t slot = ring_slot(l, a > lo ? a : lo);
     const int64_t *row = n->ring + (size_t)r * l->cfg.n_steps;
@@ -784,9 +777,9 @@ static void prefetch_best_block(const struct ledger *l, const struct ledger_node
         __builtin_prefetch(row + slot + LEDGER_BLOCK - 1);
 }
 
-/* window_max_sum after window_pass_fast: the same, over the window's block arrays (the
- * block with the highest bound first: it often holds the maximum, and then no other block
- * is read). */
+/* window_max_sum after window_pass_fast and prefetch_best_block (which found p->best): the
+ * same, over the window's block arrays (the block with the highest bound first: it often
+ * holds the maximum, and then no other block is read). */
 static int64_t window_max_sum_fast(const struct ledger *l, const struct ledger_node *n,
                                    const struct ledger_shape *s, int r, int64_t lo, int64_t hi,
                                    const struct wpass *p)
@@ -796,7 +789,7 @@ static int64_t window_max_sum_fast(const struct ledger *l, const struct ledger_n
         return m;
     const int64_t *bm = n->bmax + (size_t)r * l->n_blocks, *ubs = s->win_ub[r];
     size_t nb = s->win_nb, nbk = l->n_blocks, j, k;
-    size_t best = p->best >= 0 ? (size_t)p->best : best_window_block(l, n, s, r, p);
+    size_t best = (size_t)p->best;
     int64_t v = block_sum_max(l, n, s, r, s->win_b0 + (int64_t)best, lo, hi);
     m = v > m ? v : m;
     for (j = 0, k = s->win_slot0; j < nb; j++, k = k + 1 == nbk ? 0 : k + 1) {
@@ -980,7 +973,7 @@ int ledger_memo_holds(const struct ledger *l, const struct ledger_node *n, const
 void ledger_check_memo(struct ledger *l, struct ledger_node *n, const struct ledger_shape *s,
                        struct ledger_fit *out)
 {
-    if (n->memo.valid && n->memo.gen == n->gen && ledger_memo_holds(l, n, s)) {
+    if (n->memo.gen == n->gen && ledger_memo_holds(l, n, s)) {
         memset(out, 0, sizeof(*out));
         out->fits = n->memo.fits;
         out->unresolvable = n->memo.unresolvable;
