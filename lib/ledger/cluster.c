@@ -496,6 +496,8 @@ enum cluster_static cluster_static_fits_locked(struct cluster *c, const struct c
             return CLUSTER_TOO_MANY_PODS;
         }
     }
+    if (p->n_ext == 0)
+        return CLUSTER_FITS; /* n->user is on a line a filter does not read otherwise */
     const struct cluster_node_extra *x = n->user;
     for (int i = 0; i < p->n_ext; i++) {
         const struct cluster_res *want = &p->ext[i];

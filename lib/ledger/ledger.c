@@ -199,6 +199,10 @@ enum fs_err ledger_new(const struct ledger_config *cfg, int64_t now, struct ledg
     l->n_blocks = cfg->n_steps / LEDGER_BLOCK + 2; /* a horizon touches at most this many */
     lmap_init(&l->by_name);
     lmap_init(&l->claims);
+    /* a node with its block maxima, what every check reads, in one slot; the ring (most of
+     * the bytes: 5.6 KB at 240 steps) in another, read only where bounds do not decide */
+    slab_init(&l->heads, sizeof(struct ledger_node) + (size_t)l->n_blocks * LEDGER_NRES * sizeof(int64_t));
+    slab_init(&l->rings, (size_t)cfg->n_steps * LEDGER_NRES * sizeof(int64_t));
     *out = l;
     return FS_OK;
 }
@@ -212,14 +216,14 @@ static void claim_free(struct ledger_claim *c)
     free(c);
 }
 
-static void node_free(struct ledger_node *n)
+static void node_free(struct ledger *l, struct ledger_node *n)
 {
     if (!n)
         return;
     free(n->name);
     free(n->claims);
-    free(n->ring); /* bmax lives in the node's allocation */
-    free(n);
+    slab_free(&l->rings, n->ring);
+    slab_free(&l->heads, n); /* bmax lives in the node's slot */
 }
 
 void ledger_free(struct ledger *l)
@@ -231,8 +235,10 @@ void ledger_free(struct ledger *l)
     while (lmap_next(&l->claims, &pos, NULL, &v))
         claim_free(v);
     for (size_t i = 0; i < l->n_nodes; i++)
-        node_free(l->nodes[i]);
+        node_free(l, l->nodes[i]);
     free(l->nodes);
+    slab_release(&l->heads);
+    slab_release(&l->rings);
     lmap_release(&l->by_name);
     lmap_release(&l->claims);
     free(l);
@@ -299,18 +305,12 @@ enum fs_err ledger_node_set(struct ledger *l, const char *name, const int64_t al
     }
     if (!name || !*name)
         return FS_EINVAL;
-    /* the node and its block maxima in one allocation, what every check reads; the ring
-     * (most of the bytes: 5.6 KB at 240 steps) apart, read only where bounds do not decide,
-     * so that a request over thousands of nodes reads few pages */
-    size_t nb = (size_t)l->n_blocks * LEDGER_NRES, nr = (size_t)l->cfg.n_steps * LEDGER_NRES;
-    size_t size = (sizeof(*n) + nb * sizeof(int64_t) + 63) & ~(size_t)63;
-    n = aligned_alloc(64, size); /* line 0 on one cache line */
+    n = slab_alloc(&l->heads); /* zeroed, line 0 on one cache line */
     if (!n)
         goto out;
-    memset(n, 0, size);
     n->bmax = (int64_t *)(n + 1);
     n->max_pods = -1;
-    n->ring = calloc(nr, sizeof(int64_t));
+    n->ring = slab_alloc(&l->rings);
     n->name = strdup(name);
     if (!n->ring || !n->name)
         goto out;
@@ -333,7 +333,7 @@ enum fs_err ledger_node_set(struct ledger *l, const char *name, const int64_t al
     l->generation++;
     rc = FS_OK;
 out:
-    node_free(n);
+    node_free(l, n);
     return rc;
 }
 
@@ -392,7 +392,7 @@ enum fs_err ledger_node_remove(struct ledger *l, const char *name)
     }
     l->nodes[n->index] = l->nodes[--l->n_nodes];
     l->nodes[n->index]->index = n->index;
-    node_free(n);
+    node_free(l, n);
     l->topology++;
     l->generation++;
     return FS_OK;

@@ -18,6 +18,7 @@
 #include "common/fs_err.h"
 #include "ledger/curve.h"
 #include "ledger/lmap.h"
+#include "ledger/slab.h"
 
 #define LEDGER_NRES CURVE_NRES
 /* allocatable of a resource the node does not declare (e.g. network): never checked */
@@ -77,11 +78,11 @@ struct ledger_fit {
     int score;            /* 0..10, see ledger_score() */
 };
 
-/* Laid out by what reads it, one cache line at a time (the allocation is line-aligned): a
+/* Laid out by what reads it, one cache line at a time (its slab slot is line-aligned): a
  * 5,000-node request touches every node, in the scheduler's order, and each line it need
  * not read is a cache miss saved. Line 0: what every filter reads; line 1: what a scored
  * check reads besides (the memo, where the block maxima and the ring are); the rest only
- * when the ledger changes. The block maxima follow the node in its allocation. */
+ * when the ledger changes. The block maxima follow the node in its slot. */
 struct ledger_node {
     int64_t limit[LEDGER_NRES]; /* alloc minus headroom, INT64_MAX when unlimited */
     int64_t peak[LEDGER_NRES];  /* max over the ring, kept current */
@@ -103,7 +104,7 @@ struct ledger_node {
     /* [res * ledger.n_blocks + block % n_blocks]: max of the ring over the block's steps that
      * lie inside the horizon (the first and last blocks are partly outside), kept current */
     int64_t *bmax;
-    int64_t *ring; /* [res * n_steps + slot] reserved amounts, a separate allocation */
+    int64_t *ring; /* [res * n_steps + slot] reserved amounts, a slot of ledger.rings */
     char *name;
     int64_t alloc[LEDGER_NRES]; /* allocatable (milli-cores, bytes, bytes/s) or LEDGER_UNLIMITED */
     struct ledger_claim **claims;
@@ -129,6 +130,8 @@ struct ledger {
     size_t n_nodes, cap_nodes;
     struct lmap by_name; /* node name -> struct ledger_node */
     struct lmap claims;  /* key -> struct ledger_claim */
+    struct slab heads;   /* the nodes, each with its block maxima */
+    struct slab rings;   /* the nodes' rings */
 };
 
 
