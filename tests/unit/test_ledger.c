@@ -769,6 +769,17 @@ static void test_memo_follows_changes(void **state)
     ledger_check_memo(l, n, &sh, &f);
     assert_false(f.fits);
     assert_true(f.unresolvable);
+    assert_int_equal(f.res, CURVE_CPU);
+    /* asked again, the memo answers the same */
+    assert_true(ledger_memo_holds(l, n, &sh));
+    ledger_check_memo(l, n, &sh, &f);
+    assert_false(f.fits);
+    assert_true(f.unresolvable);
+    assert_int_equal(f.res, CURVE_CPU);
+    assert_int_equal(f.score, 0);
+    /* the horizon moves on: the memo no longer holds */
+    ledger_advance(l, T0 + 30);
+    assert_false(ledger_memo_holds(l, n, &sh));
     ledger_shape_release(&sh);
     curve_release(&cv);
     ledger_free(l);
