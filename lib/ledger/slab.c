@@ -1,6 +1,7 @@
-/* Slot allocator for the ledger (see slab.h). Chunks are anonymous mappings: small ones
- * first (a ledger of a few nodes stays small), then 2 MiB ones aligned to 2 MiB and offered
- * to transparent huge pages (MADV_HUGEPAGE; harmless where THP is off). */
+/* Slot allocator for the ledger (see slab.h). Chunks come from malloc (so that leak
+ * checkers scan the pointers slots hold): small ones first (a ledger of a few nodes stays
+ * small), then 2 MiB ones aligned to 2 MiB and offered to transparent huge pages
+ * (MADV_HUGEPAGE; harmless where THP is off). */
 #include "ledger/slab.h"
 
 #include <stdint.h>
@@ -14,7 +15,6 @@
 struct slab_chunk {
     struct slab_chunk *next;
     void *base;
-    size_t len;
 };
 
 void slab_init(struct slab *s, size_t slot)
@@ -31,34 +31,26 @@ void slab_release(struct slab *s)
     struct slab_chunk *c = s->chunks;
     while (c) {
         struct slab_chunk *next = c->next;
-        munmap(c->base, c->len);
+        free(c->base);
         free(c);
         c = next;
     }
     memset(s, 0, sizeof(*s));
 }
 
-/* An anonymous mapping of len bytes, aligned to len when len is SLAB_CHUNK_MAX. */
-static void *map_chunk(size_t len)
+/* A zeroed chunk of len bytes, aligned to len when len is SLAB_CHUNK_MAX. */
+static void *chunk_new(size_t len)
 {
-    if (len < SLAB_CHUNK_MAX) {
-        void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        return p == MAP_FAILED ? NULL : p;
-    }
-    /* map one alignment more than needed, then unmap the unaligned head and tail */
-    size_t over = len + SLAB_CHUNK_MAX;
-    char *p = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
+    int huge = len == SLAB_CHUNK_MAX;
+    void *p = aligned_alloc(huge ? SLAB_CHUNK_MAX : 64, len);
+    if (!p)
         return NULL;
-    char *a = (char *)(((uintptr_t)p + SLAB_CHUNK_MAX - 1) & ~(uintptr_t)(SLAB_CHUNK_MAX - 1));
-    if (a > p)
-        munmap(p, (size_t)(a - p));
-    if (a + len < p + over)
-        munmap(a + len, (size_t)(p + over - (a + len)));
 #ifdef MADV_HUGEPAGE
-    madvise(a, len, MADV_HUGEPAGE); /* a hint: failure only costs speed */
+    if (huge)
+        madvise(p, len, MADV_HUGEPAGE); /* a hint, before the first touch: failure only costs speed */
 #endif
-    return a;
+    memset(p, 0, len);
+    return p;
 }
 
 static int add_chunk(struct slab *s)
@@ -67,13 +59,12 @@ static int add_chunk(struct slab *s)
     while (len < s->slot)
         len *= 2;
     struct slab_chunk *c = malloc(sizeof(*c));
-    void *base = c ? map_chunk(len) : NULL;
+    void *base = c ? chunk_new(len) : NULL;
     if (!base) {
         free(c);
         return -1;
     }
     c->base = base;
-    c->len = len;
     c->next = s->chunks;
     s->chunks = c;
     s->cur = base;
@@ -93,7 +84,7 @@ void *slab_alloc(struct slab *s)
     }
     if ((size_t)(s->end - s->cur) < s->slot && add_chunk(s) != 0)
         return NULL;
-    void *p = s->cur; /* fresh mappings are zero */
+    void *p = s->cur; /* fresh chunks are zeroed */
     s->cur += s->slot;
     return p;
 }
