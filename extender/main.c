@@ -376,8 +376,9 @@ int main(int argc, char **argv)
     /* kube-scheduler asks about one pod at a time and waits, so a large request's checks
      * are spread over the cores the extender may use (it runs its own filters on 16
      * goroutines for the same reason): the checks are mostly waits for memory, and on a
-     * 2-core machine 2 threads nearly halve a 5,000-node prioritize. Not beyond the CPU
-     * limit, where threads get throttled; requests under 512 nodes stay on one thread. */
+     * 2-core machine 2 threads take about a third off a 5,000-node prioritize. Not beyond
+     * the CPU limit, where threads get throttled; requests under 512 nodes stay on one
+     * thread. */
     if (check_threads == 0) {
         unsigned cpus = fs_usable_cpus();
         check_threads = cpus > 4 ? 4 : cpus;
