@@ -58,7 +58,7 @@ static size_t bslot_of(const struct ledger *l, int64_t blk)
 /* The node's maximum of r over block blk (its valid steps); 0 outside the horizon. */
 static inline int64_t node_bmax(const struct ledger *l, const struct ledger_node *n, int r, int64_t blk)
 {
-    return n->bmax[(size_t)r * l->n_blocks + bslot_of(l, blk)];
+    return n->bmax[(size_t)r * l->bstride + bslot_of(l, blk)];
 }
 
 /* Walks the node's block maxima of r from block b0 on without a division per block:
@@ -70,7 +70,7 @@ struct bwalk {
 
 static inline void bw_init(struct bwalk *w, const struct ledger *l, const struct ledger_node *n, int r, int64_t b0)
 {
-    w->bm = n->bmax + (size_t)r * l->n_blocks;
+    w->bm = n->bmax + (size_t)r * l->bstride;
     w->slot = bslot_of(l, b0);
     w->n = l->n_blocks;
 }
@@ -136,8 +136,10 @@ static void recompute_block(const struct ledger *l, struct ledger_node *n, int64
     int64_t a, b;
     block_range(l, blk, &a, &b);
     size_t bs = bslot_of(l, blk);
-    for (int r = 0; r < LEDGER_NRES; r++)
-        n->bmax[(size_t)r * l->n_blocks + bs] = ring_max(l, n, r, a, b);
+    for (int r = 0; r < LEDGER_NRES; r++) {
+        int64_t *row = n->bmax + (size_t)r * l->bstride;
+        row[bs] = row[bs + l->n_blocks] = ring_max(l, n, r, a, b);
+    }
 }
 
 /* After the ring changed over steps [from, to): their blocks, then the peak. */
@@ -197,11 +199,13 @@ enum fs_err ledger_new(const struct ledger_config *cfg, int64_t now, struct ledg
     l->base = floor_div(now, cfg->step_s);
     l->base_slot = slot_of(l, l->base);
     l->n_blocks = cfg->n_steps / LEDGER_BLOCK + 2; /* a horizon touches at most this many */
+    /* a window starts at a slot < n_blocks and reads at most n_blocks + 3 entries from it */
+    l->bstride = (2 * l->n_blocks + 3 + 7) & ~7u; /* whole cache lines per resource */
     lmap_init(&l->by_name);
     lmap_init(&l->claims);
     /* a node with its block maxima, what every check reads, in one slot; the ring (most of
      * the bytes: 5.6 KB at 240 steps) in another, read only where bounds do not decide */
-    slab_init(&l->heads, sizeof(struct ledger_node) + (size_t)l->n_blocks * LEDGER_NRES * sizeof(int64_t));
+    slab_init(&l->heads, sizeof(struct ledger_node) + (size_t)l->bstride * LEDGER_NRES * sizeof(int64_t));
     slab_init(&l->rings, (size_t)cfg->n_steps * LEDGER_NRES * sizeof(int64_t));
     *out = l;
     return FS_OK;
@@ -473,17 +477,18 @@ static enum fs_err shape_window(struct ledger_shape *s, const struct ledger *l)
     if (lo >= hi)
         return FS_OK; /* nothing to check: the general path answers at once */
     int64_t b0 = blk_of(lo), b1 = blk_of(hi - 1), a, b;
-    uint32_t nb = (uint32_t)(b1 - b0 + 1);
+    uint32_t nb = (uint32_t)(b1 - b0 + 1), nb4 = (nb + 3) & ~3u;
     for (int r = 0; r < LEDGER_NRES; r++) {
-        s->win_ub[r] = malloc(nb * sizeof(int64_t));
-        s->win_lb[r] = malloc(nb * sizeof(int64_t));
+        s->win_ub[r] = malloc(nb4 * sizeof(int64_t));
+        s->win_lb[r] = malloc(nb4 * sizeof(int64_t));
         if (!s->win_ub[r] || !s->win_lb[r])
             return FS_ENOMEM;
-        for (uint32_t j = 0; j < nb; j++) {
+        for (uint32_t j = 0; j < nb4; j++) {
             int64_t blk = b0 + j;
             block_range(l, blk, &a, &b);
-            s->win_ub[r][j] = shape_bmax(s, r, blk);
-            s->win_lb[r][j] = a >= lo && b <= hi ? shape_bmin(s, r, blk) : INT64_MIN / 4;
+            /* past the window: bounds no node's block maximum lifts above 0 */
+            s->win_ub[r][j] = j < nb ? shape_bmax(s, r, blk) : INT64_MIN / 4;
+            s->win_lb[r][j] = j < nb && a >= lo && b <= hi ? shape_bmin(s, r, blk) : INT64_MIN / 4;
         }
     }
     block_range(l, b0, &a, &b);
@@ -493,6 +498,7 @@ static enum fs_err shape_window(struct ledger_shape *s, const struct ledger *l)
     s->win_b0 = b0;
     s->win_slot0 = bslot_of(l, b0);
     s->win_nb = nb;
+    s->win_nb4 = nb4;
     return FS_OK;
 }
 
@@ -653,11 +659,12 @@ static int64_t block_sum_max(const struct ledger *l, const struct ledger_node *n
     return m;
 }
 
-/* The maxima window_pass_fast gathers over a run of blocks j in [j0, j1) whose node block
- * maxima are v[j]: of the node's block maximum over blocks wholly in the window (those
- * with a lower bound, lbs[j] >= 0), of node + shape's lower bounds and of their upper
- * bounds. The hottest loop of a 5,000-node prioritize: four blocks at a time where the CPU
- * has AVX2 (a copy of the function for it is chosen when the program loads). */
+/* The maxima window_pass_fast gathers over the window's blocks j in [0, nb4) whose node
+ * block maxima are v[j] (nb4 a multiple of four): of the node's block maximum over blocks
+ * wholly in the window (those with a lower bound, lbs[j] >= 0), of node + shape's lower
+ * bounds and of their upper bounds (the padding past the window counts for none). The
+ * hottest loop of a 5,000-node prioritize: four blocks at a time, with AVX2 where the CPU
+ * has it (a copy of the function for it is chosen when the program loads). */
 struct wmax {
     int64_t before, lower, best_ub;
 };
@@ -667,39 +674,37 @@ typedef int64_t v4i64 __attribute__((vector_size(32)));
 /* macros, not functions: a function returning a 32-byte vector would change the ABI */
 #define V4_LOAD(v, p) memcpy(&(v), (p), sizeof(v))
 #define V4_MAX(a, b) (((a) & ((a) > (b))) | ((b) & ~((a) > (b))))
+/* v's four lanes all set to their maximum */
+#define V4_HMAX(v)                                                                 \
+    do {                                                                           \
+        v4i64 t_ = __builtin_shuffle((v), (v4i64){2, 3, 0, 1});                   \
+        (v) = V4_MAX((v), t_);                                                     \
+        t_ = __builtin_shuffle((v), (v4i64){1, 0, 3, 2});                          \
+        (v) = V4_MAX((v), t_);                                                     \
+    } while (0)
 
 #if defined(__x86_64__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-static void window_run(const int64_t *v, const int64_t *ubs, const int64_t *lbs, size_t j0, size_t j1,
-                       struct wmax *o)
+static void window_run(const int64_t *v, const int64_t *ubs, const int64_t *lbs, size_t nb4, struct wmax *o)
 {
-    size_t j = j0;
-    if (j1 - j0 >= 4) {
-        v4i64 zero = {0, 0, 0, 0}, before = zero, lower = zero, best = zero;
-        for (; j + 4 <= j1; j += 4) {
-            v4i64 x, lb, ub;
-            V4_LOAD(x, v + j);
-            V4_LOAD(lb, lbs + j);
-            V4_LOAD(ub, ubs + j);
-            v4i64 in = x & (lb >= zero), low = x + lb, up = x + ub;
-            before = V4_MAX(before, in);
-            lower = V4_MAX(lower, low);
-            best = V4_MAX(best, up);
-        }
-        for (int k = 0; k < 4; k++) {
-            o->before = before[k] > o->before ? before[k] : o->before;
-            o->lower = lower[k] > o->lower ? lower[k] : o->lower;
-            o->best_ub = best[k] > o->best_ub ? best[k] : o->best_ub;
-        }
+    v4i64 zero = {0, 0, 0, 0}, before = zero, lower = zero, best = zero;
+    for (size_t j = 0; j < nb4; j += 4) {
+        v4i64 x, lb, ub;
+        V4_LOAD(x, v + j);
+        V4_LOAD(lb, lbs + j);
+        V4_LOAD(ub, ubs + j);
+        v4i64 in = x & (lb >= zero), low = x + lb, up = x + ub;
+        before = V4_MAX(before, in);
+        lower = V4_MAX(lower, low);
+        best = V4_MAX(best, up);
     }
-    for (; j < j1; j++) {
-        int64_t x = v[j], ub = x + ubs[j], lb = x + lbs[j];
-        int64_t in = lbs[j] >= 0 ? x : 0;
-        o->before = in > o->before ? in : o->before;
-        o->lower = lb > o->lower ? lb : o->lower;
-        o->best_ub = ub > o->best_ub ? ub : o->best_ub;
-    }
+    V4_HMAX(before);
+    V4_HMAX(lower);
+    V4_HMAX(best);
+    o->before = before[0];
+    o->lower = lower[0];
+    o->best_ub = best[0];
 }
 
 /* window_pass from the shape's window data (valid when s->win_base == l->base): the same
@@ -707,33 +712,26 @@ static void window_run(const int64_t *v, const int64_t *ubs, const int64_t *lbs,
 static void window_pass_fast(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
                              int r, int64_t lo, int64_t hi, struct wpass *o)
 {
-    const int64_t *bm = n->bmax + (size_t)r * l->n_blocks, *ubs = s->win_ub[r], *lbs = s->win_lb[r];
-    size_t nb = s->win_nb, slot0 = s->win_slot0, run = l->n_blocks - slot0;
-    struct wmax w = {0, 0, 0};
-    if (run > nb)
-        run = nb;
-    /* the window's blocks are at most two runs of the ring of blocks; no branch per block
-     * (the best block is found afterwards, when needed: window_max_sum_fast) */
-    window_run(bm + slot0, ubs, lbs, 0, run, &w);
-    window_run(bm - run, ubs, lbs, run, nb, &w);
-    int64_t before = w.before, lower = w.lower, best_ub = w.best_ub;
+    /* the window's blocks, contiguous from its first slot (the ring of blocks is kept twice) */
+    const int64_t *bm = n->bmax + (size_t)r * l->bstride + s->win_slot0;
+    struct wmax w;
+    window_run(bm, s->win_ub[r], s->win_lb[r], s->win_nb4, &w);
+    int64_t before = w.before;
     o->best = -1; /* not known here */
-    o->best_ub = best_ub;
+    o->best_ub = w.best_ub;
     for (int e = 0; e < 2; e++) { /* the partial edge blocks, step by step if they matter */
         if (!(e == 0 ? s->win_edge0 : s->win_edge1))
             continue;
-        size_t j = e == 0 ? 0 : nb - 1, sl = slot0 + j;
+        size_t j = e == 0 ? 0 : s->win_nb - 1;
         int64_t blk = s->win_b0 + (int64_t)j, a, b;
-        if (sl >= l->n_blocks)
-            sl -= l->n_blocks;
-        if (bm[sl] <= before)
+        if (bm[j] <= before)
             continue;
         block_range(l, blk, &a, &b);
         int64_t x = ring_max(l, n, r, a > lo ? a : lo, b < hi ? b : hi);
         before = x > before ? x : before;
     }
     o->before = before;
-    o->lower = lower > before ? lower : before;
+    o->lower = w.lower > before ? w.lower : before;
 }
 
 /* Exact maximum of ring + shape of r over [lo, hi) after window_pass: nothing to read when
@@ -763,10 +761,10 @@ static int64_t window_max_sum(const struct ledger *l, const struct ledger_node *
 static void prefetch_best_block(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
                                 int r, int64_t lo, struct wpass *p)
 {
-    const int64_t *bm = n->bmax + (size_t)r * l->n_blocks, *ubs = s->win_ub[r];
-    size_t nb = s->win_nb, nbk = l->n_blocks, j, k;
-    for (j = 0, k = s->win_slot0; j < nb - 1; j++, k = k + 1 == nbk ? 0 : k + 1)
-        if (bm[k] + ubs[j] == p->best_ub)
+    const int64_t *bm = n->bmax + (size_t)r * l->bstride + s->win_slot0, *ubs = s->win_ub[r];
+    size_t nb = s->win_nb, j;
+    for (j = 0; j < nb - 1; j++)
+        if (bm[j] + ubs[j] == p->best_ub)
             break;
     int64_t a = (s->win_b0 + (int64_t)j) * LEDGER_BLOCK;
     size_t slot = ring_slot(l, a > lo ? a : lo);
@@ -787,13 +785,12 @@ static int64_t window_max_sum_fast(const struct ledger *l, const struct ledger_n
     int64_t m = p->lower;
     if (p->best_ub <= m)
         return m;
-    const int64_t *bm = n->bmax + (size_t)r * l->n_blocks, *ubs = s->win_ub[r];
-    size_t nb = s->win_nb, nbk = l->n_blocks, j, k;
-    size_t best = (size_t)p->best;
+    const int64_t *bm = n->bmax + (size_t)r * l->bstride + s->win_slot0, *ubs = s->win_ub[r];
+    size_t nb = s->win_nb, best = (size_t)p->best;
     int64_t v = block_sum_max(l, n, s, r, s->win_b0 + (int64_t)best, lo, hi);
     m = v > m ? v : m;
-    for (j = 0, k = s->win_slot0; j < nb; j++, k = k + 1 == nbk ? 0 : k + 1) {
-        if (j == best || bm[k] + ubs[j] <= m)
+    for (size_t j = 0; j < nb; j++) {
+        if (j == best || bm[j] + ubs[j] <= m)
             continue;
         v = block_sum_max(l, n, s, r, s->win_b0 + (int64_t)j, lo, hi);
         m = v > m ? v : m;
@@ -954,14 +951,10 @@ void ledger_prefetch(const struct ledger *l, const struct ledger_node *n, const 
     for (int r = 0; r < LEDGER_NRES; r++) {
         if (s->peak[r] <= 0)
             continue;
-        const int64_t *row = bm + (size_t)r * l->n_blocks;
-        size_t first = s->win_slot0, last = s->win_slot0 + s->win_nb - 1;
-        if (last >= l->n_blocks) { /* the window wraps around the ring of blocks */
-            first = 0;
-            last = l->n_blocks - 1;
-        }
-        for (size_t b = first; b <= last + 8; b += 8) /* 8 blocks per line */
-            __builtin_prefetch(row + (b <= last ? b : last));
+        /* the window's lines: rows start on a line, 8 blocks per line */
+        const int64_t *row = bm + (size_t)r * l->bstride;
+        for (size_t b = s->win_slot0 & ~(size_t)7; b < s->win_slot0 + s->win_nb; b += 8)
+            __builtin_prefetch(row + b);
     }
 }
 

@@ -60,6 +60,7 @@ struct ledger_shape {
     int64_t win_base, win_b0;
     size_t win_slot0; /* ring-of-blocks slot of win_b0 */
     uint32_t win_nb;  /* 0: no window data */
+    uint32_t win_nb4; /* win_nb rounded up to four: win_ub and win_lb are padded with far below 0 */
     int win_edge0, win_edge1; /* the first / last window block is partly outside the window */
     int64_t *win_ub[LEDGER_NRES], *win_lb[LEDGER_NRES];
 };
@@ -101,8 +102,10 @@ struct ledger_node {
         uint8_t valid, fits, unresolvable, res;
         int8_t score;
     } memo;
-    /* [res * ledger.n_blocks + block % n_blocks]: max of the ring over the block's steps that
-     * lie inside the horizon (the first and last blocks are partly outside), kept current */
+    /* [res * ledger.bstride + block % n_blocks]: max of the ring over the block's steps that
+     * lie inside the horizon (the first and last blocks are partly outside), kept current;
+     * [.. + n_blocks + slot] holds the same as [.. + slot], so that a window's blocks are
+     * contiguous from any slot, and zeros follow to a multiple of four from there */
     int64_t *bmax;
     int64_t *ring; /* [res * n_steps + slot] reserved amounts, a slot of ledger.rings */
     char *name;
@@ -124,6 +127,7 @@ struct ledger {
     int64_t base;    /* absolute step held at the ring's logical start */
     size_t base_slot; /* its slot in the rings (base mod n_steps): slots without a division */
     uint32_t n_blocks; /* slots of each node's block-maxima ring: blocks the horizon can touch */
+    uint32_t bstride;  /* a node's bmax entries per resource: the ring of blocks, its copy, padding */
     uint64_t generation; /* bumped on every change, for caches of decisions */
     uint64_t topology;   /* bumped when a node is added or removed (node pointers change) */
     struct ledger_node **nodes;
