@@ -1,6 +1,7 @@
 /* The fork-join pool: every index of a loop is visited exactly once, whatever the thread
  * count, grain and size; small loops stay on the caller's thread; callers from several
- * threads at once are served one at a time; a pool is freed cleanly. */
+ * threads at once are served one at a time; jobs find the threads spinning or asleep and
+ * the caller waits for a slow one; a pool is freed cleanly. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -110,6 +112,44 @@ static void test_many_jobs(void **state)
     fs_pool_free(p);
 }
 
+static void pause_us(long us)
+{
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* Each range takes a millisecond: the caller's spin (0.1 ms) runs out and it sleeps until
+ * the worker's range is done. */
+static void slow_visit(void *arg, size_t lo, size_t hi)
+{
+    pause_us(1000);
+    visit(arg, lo, hi);
+}
+
+/* Jobs back to back (the worker still spinning), after a pause longer than its spin (the
+ * worker asleep, woken by the job), and jobs slower than the caller's spin. */
+static void test_spinning_and_sleeping_threads(void **state)
+{
+    (void)state;
+    struct fs_pool *p;
+    assert_int_equal(fs_pool_new(1, &p), FS_OK);
+    for (int k = 0; k < 40; k++) {
+        assert_true(run_once(p, 4096, 64) >= 0);
+        if (k % 2)
+            pause_us(500);
+    }
+    for (int k = 0; k < 5; k++) {
+        unsigned char seen[4] = {0};
+        struct visits v = {seen, 4, pthread_self(), 0, 0, PTHREAD_MUTEX_INITIALIZER};
+        fs_pool_for(p, 4, 1, slow_visit, &v);
+        assert_false(v.bad_range);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(seen[i], 1);
+        pthread_mutex_destroy(&v.mu);
+    }
+    fs_pool_free(p);
+}
+
 struct caller_arg {
     struct fs_pool *p;
     int rounds, failures;
@@ -146,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_small_loops_stay_on_the_caller),
         cmocka_unit_test(test_many_jobs),
         cmocka_unit_test(test_callers_from_several_threads),
+        cmocka_unit_test(test_spinning_and_sleeping_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
