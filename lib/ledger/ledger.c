@@ -674,12 +674,18 @@ typedef int64_t v4i64 __attribute__((vector_size(32)));
 /* macros, not functions: a function returning a 32-byte vector would change the ABI */
 #define V4_LOAD(v, p) memcpy(&(v), (p), sizeof(v))
 #define V4_MAX(a, b) (((a) & ((a) > (b))) | ((b) & ~((a) > (b))))
+/* v's lanes in the order a, b, c, d (the fuzz targets build with clang) */
+#if defined(__clang__)
+#define V4_SHUF(v, a, b, c, d) __builtin_shufflevector((v), (v), a, b, c, d)
+#else
+#define V4_SHUF(v, a, b, c, d) __builtin_shuffle((v), (v4i64){a, b, c, d})
+#endif
 /* v's four lanes all set to their maximum */
 #define V4_HMAX(v)                                                                 \
     do {                                                                           \
-        v4i64 t_ = __builtin_shuffle((v), (v4i64){2, 3, 0, 1});                   \
+        v4i64 t_ = V4_SHUF((v), 2, 3, 0, 1);                                       \
         (v) = V4_MAX((v), t_);                                                     \
-        t_ = __builtin_shuffle((v), (v4i64){1, 0, 3, 2});                          \
+        t_ = V4_SHUF((v), 1, 0, 3, 2);                                             \
         (v) = V4_MAX((v), t_);                                                     \
     } while (0)
 
