@@ -57,22 +57,34 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* A bounded spin: spin_again pauses and answers 1 until spin_ns have passed since the
+ * first call, then 0 (it reads the clock every 64 calls). */
+struct spin {
+    int64_t end;
+    unsigned i;
+};
+
+static int spin_again(struct spin *sp, int64_t spin_ns)
+{
+    if ((sp->i++ & 63) == 0) {
+        int64_t t = now_ns();
+        if (!sp->end)
+            sp->end = t + spin_ns;
+        else if (t >= sp->end)
+            return 0;
+    }
+    cpu_relax();
+    return 1;
+}
+
 /* Spins until *v differs from old (1) or spin_ns have passed (0). */
 static int spin_until_changed(atomic_ulong *v, unsigned long old, int64_t spin_ns)
 {
-    int64_t end = 0;
-    for (unsigned i = 0;; i++) {
-        if (atomic_load_explicit(v, memory_order_acquire) != old)
-            return 1;
-        if ((i & 63) == 0) { /* the clock every 64 spins */
-            int64_t t = now_ns();
-            if (!end)
-                end = t + spin_ns;
-            else if (t >= end)
-                return 0;
-        }
-        cpu_relax();
-    }
+    struct spin sp = {0, 0};
+    while (atomic_load_explicit(v, memory_order_acquire) == old)
+        if (!spin_again(&sp, spin_ns))
+            return 0;
+    return 1;
 }
 
 static void *worker(void *arg)
@@ -175,23 +187,16 @@ void fs_pool_for(struct fs_pool *p, size_t n, size_t grain, void (*fn)(void *arg
         pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
     take_chunks(p);
-    int64_t end = 0;
-    for (unsigned i = 0; atomic_load_explicit(&p->busy, memory_order_acquire); i++) {
-        if ((i & 63) == 0) {
-            int64_t t = now_ns();
-            if (!end) {
-                end = t + CALLER_SPIN_NS;
-            } else if (t >= end) { /* a worker is late: sleep until the last one is through */
-                pthread_mutex_lock(&p->mu);
-                p->caller_waits = 1;
-                while (atomic_load(&p->busy))
-                    pthread_cond_wait(&p->done, &p->mu);
-                p->caller_waits = 0;
-                pthread_mutex_unlock(&p->mu);
-                break;
-            }
+    struct spin sp = {0, 0};
+    while (atomic_load_explicit(&p->busy, memory_order_acquire))
+        if (!spin_again(&sp, CALLER_SPIN_NS)) { /* a worker is late: sleep until the last one is through */
+            pthread_mutex_lock(&p->mu);
+            p->caller_waits = 1;
+            while (atomic_load(&p->busy))
+                pthread_cond_wait(&p->done, &p->mu);
+            p->caller_waits = 0;
+            pthread_mutex_unlock(&p->mu);
+            break;
         }
-        cpu_relax();
-    }
     pthread_mutex_unlock(&p->run);
 }

@@ -55,35 +55,17 @@ static size_t bslot_of(const struct ledger *l, int64_t blk)
     return (size_t)(m < 0 ? m + n : m);
 }
 
+/* The node's block maxima of r from block b0 on, contiguous for the n_blocks blocks a
+ * horizon can touch (the ring of blocks is kept twice): [blk - b0] is block blk's. */
+static inline const int64_t *node_bmax_from(const struct ledger *l, const struct ledger_node *n, int r, int64_t b0)
+{
+    return n->bmax + (size_t)r * l->bstride + bslot_of(l, b0);
+}
+
 /* The node's maximum of r over block blk (its valid steps); 0 outside the horizon. */
 static inline int64_t node_bmax(const struct ledger *l, const struct ledger_node *n, int r, int64_t blk)
 {
-    return n->bmax[(size_t)r * l->bstride + bslot_of(l, blk)];
-}
-
-/* Walks the node's block maxima of r from block b0 on without a division per block:
- * bw_get reads the current block, bw_next moves to the next one. */
-struct bwalk {
-    const int64_t *bm;
-    size_t slot, n;
-};
-
-static inline void bw_init(struct bwalk *w, const struct ledger *l, const struct ledger_node *n, int r, int64_t b0)
-{
-    w->bm = n->bmax + (size_t)r * l->bstride;
-    w->slot = bslot_of(l, b0);
-    w->n = l->n_blocks;
-}
-
-static inline int64_t bw_get(const struct bwalk *w)
-{
-    return w->bm[w->slot];
-}
-
-static inline void bw_next(struct bwalk *w)
-{
-    if (++w->slot == w->n)
-        w->slot = 0;
+    return *node_bmax_from(l, n, r, blk);
 }
 
 /* The shape's maximum of r over block blk: at least each of its values in that block. */
@@ -612,12 +594,11 @@ static void window_pass(const struct ledger *l, const struct ledger_node *n, con
                         int64_t lo, int64_t hi, struct wpass *o)
 {
     int64_t b0 = blk_of(lo), b1 = blk_of(hi - 1), a, b;
-    struct bwalk w;
+    const int64_t *bm = node_bmax_from(l, n, r, b0);
     o->before = o->lower = o->best_ub = 0;
     o->best = b1 + 1;
-    bw_init(&w, l, n, r, b0);
-    for (int64_t blk = b0; blk <= b1; blk++, bw_next(&w)) {
-        int64_t v = bw_get(&w), ub = v + shape_bmax(s, r, blk);
+    for (int64_t blk = b0; blk <= b1; blk++) {
+        int64_t v = bm[blk - b0], ub = v + shape_bmax(s, r, blk);
         block_range(l, blk, &a, &b);
         if (a >= lo && b <= hi) {
             int64_t reach = v + shape_bmin(s, r, blk);
@@ -713,13 +694,20 @@ static void window_run(const int64_t *v, const int64_t *ubs, const int64_t *lbs,
     o->best_ub = best[0];
 }
 
+/* node_bmax_from at the shape window's first block, without a division (hot paths) */
+static inline const int64_t *window_bmax(const struct ledger *l, const struct ledger_node *n,
+                                         const struct ledger_shape *s, int r)
+{
+    return n->bmax + (size_t)r * l->bstride + s->win_slot0;
+}
+
 /* window_pass from the shape's window data (valid when s->win_base == l->base): the same
  * results, with the per-block shape bounds read from arrays and no block arithmetic. */
 static void window_pass_fast(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
                              int r, int64_t lo, int64_t hi, struct wpass *o)
 {
     /* the window's blocks, contiguous from its first slot (the ring of blocks is kept twice) */
-    const int64_t *bm = n->bmax + (size_t)r * l->bstride + s->win_slot0;
+    const int64_t *bm = window_bmax(l, n, s, r);
     struct wmax w;
     window_run(bm, s->win_ub[r], s->win_lb[r], s->win_nb4, &w);
     int64_t before = w.before;
@@ -751,10 +739,9 @@ static int64_t window_max_sum(const struct ledger *l, const struct ledger_node *
         return m;
     int64_t v = block_sum_max(l, n, s, r, p->best, lo, hi);
     m = v > m ? v : m;
-    struct bwalk w;
-    bw_init(&w, l, n, r, b0);
-    for (int64_t blk = b0; blk <= b1; blk++, bw_next(&w)) {
-        if (blk == p->best || bw_get(&w) + shape_bmax(s, r, blk) <= m)
+    const int64_t *bm = node_bmax_from(l, n, r, b0);
+    for (int64_t blk = b0; blk <= b1; blk++) {
+        if (blk == p->best || bm[blk - b0] + shape_bmax(s, r, blk) <= m)
             continue;
         v = block_sum_max(l, n, s, r, blk, lo, hi);
         m = v > m ? v : m;
@@ -767,7 +754,7 @@ static int64_t window_max_sum(const struct ledger *l, const struct ledger_node *
 static void prefetch_best_block(const struct ledger *l, const struct ledger_node *n, const struct ledger_shape *s,
                                 int r, int64_t lo, struct wpass *p)
 {
-    const int64_t *bm = n->bmax + (size_t)r * l->bstride + s->win_slot0, *ubs = s->win_ub[r];
+    const int64_t *bm = window_bmax(l, n, s, r), *ubs = s->win_ub[r];
     size_t nb = s->win_nb, j;
     for (j = 0; j < nb - 1; j++)
         if (bm[j] + ubs[j] == p->best_ub)
@@ -791,7 +778,7 @@ static int64_t window_max_sum_fast(const struct ledger *l, const struct ledger_n
     int64_t m = p->lower;
     if (p->best_ub <= m)
         return m;
-    const int64_t *bm = n->bmax + (size_t)r * l->bstride + s->win_slot0, *ubs = s->win_ub[r];
+    const int64_t *bm = window_bmax(l, n, s, r), *ubs = s->win_ub[r];
     size_t nb = s->win_nb, best = (size_t)p->best;
     int64_t v = block_sum_max(l, n, s, r, s->win_b0 + (int64_t)best, lo, hi);
     m = v > m ? v : m;
@@ -813,10 +800,10 @@ static int64_t first_overflow(const struct ledger *l, const struct ledger_node *
     int64_t limit = n->limit[r];
     if (lo >= hi)
         return hi;
-    struct bwalk w;
-    bw_init(&w, l, n, r, blk_of(lo));
-    for (int64_t blk = blk_of(lo); blk <= blk_of(hi - 1); blk++, bw_next(&w)) {
-        if (bw_get(&w) + shape_bmax(s, r, blk) <= limit)
+    int64_t b0 = blk_of(lo);
+    const int64_t *bm = node_bmax_from(l, n, r, b0);
+    for (int64_t blk = b0; blk <= blk_of(hi - 1); blk++) {
+        if (bm[blk - b0] + shape_bmax(s, r, blk) <= limit)
             continue;
         int64_t a = blk * LEDGER_BLOCK, b = a + LEDGER_BLOCK;
         a = a > lo ? a : lo;
