@@ -255,16 +255,20 @@ static void sample_pod(struct ctl *c, const json_t *pm)
         }
     }
     json_t *conds = NULL;
-    if (flagged) {
+    /* the condition is written again at every sample until the status has it: a write that
+     * lost a conflict (another writer, a cache behind) must not lose the anomaly with it */
+    if (flagged || (an.flagged && !status_condition_true(old, "Anomalous"))) {
         char amt[32], band[32], msg[400];
         ledger_format_amount(an.res, an.observed, amt, sizeof(amt));
         ledger_format_amount(an.res, an.band, band, sizeof(band));
         snprintf(msg, sizeof(msg), "%s usage %s above its predicted p90 %s for %.0fs (window %.0fs); action %s",
                  curve_res_name(an.res), amt, band, an.for_s, mt.anomaly_window_s, action_name(mt.anomaly_action));
         conds = status_set_condition(old, status_condition(old, "Anomalous", "True", "UsageAboveBand", msg, mt.generation));
-        kube_event_record(c->events, obj, "Warning", "Anomalous", "Observe", "%s", msg);
-        const char *kv[] = {"namespace", ns, "microtask", name, "detail", msg, NULL};
-        log_kv(LOG_WARN, "anomaly", kv);
+        if (flagged) { /* said once */
+            kube_event_record(c->events, obj, "Warning", "Anomalous", "Observe", "%s", msg);
+            const char *kv[] = {"namespace", ns, "microtask", name, "detail", msg, NULL};
+            log_kv(LOG_WARN, "anomaly", kv);
+        }
         if (mt.anomaly_action == MT_ANOMALY_RESERVE) {
             json_t *old_c = json_pack("{s:o}", "conditions", conds);
             conds = status_set_condition(old_c, status_condition(old, "Reserved", "True", "ReReserved",

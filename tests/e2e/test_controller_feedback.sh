@@ -9,7 +9,7 @@
 #   task using what it predicted does not.
 # - While running: status.usage has the error so far and the observed part replaces the
 #   predicted one (model "...+observed").
-# Needs KUBECONFIG, kubectl, BIN (tests/e2e/run.sh sets them) and metrics-server in the cluster.
+# Needs KUBECONFIG, kubectl, jq, BIN (tests/e2e/run.sh sets them) and metrics-server in the cluster.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/tests/e2e/controller_lib.sh"
@@ -65,6 +65,16 @@ if wait_for 120 "hot (3x its prediction) becomes Anomalous" cond_is hot Anomalou
   body=$(curl -sf "http://127.0.0.1:$port/metrics" || true)
   grep -q '^foresight_controller_prediction_mape_percent{namespace="'"$NS"'",microtask="render-1"}' <<<"$body" \
     && ok "/metrics has the running task's prediction error" || bad "no per-task mape in /metrics"
+  # a status write can lose a conflict; the anomaly must not be lost with it: the condition,
+  # taken out of the status behind the controller's back, is written again (and said once)
+  left=$(kubectl get mt hot -n "$NS" -o json | jq -c '{status: {conditions: [.status.conditions[] | select(.type != "Anomalous")]}}' \
+    | kubectl patch mt hot -n "$NS" --subresource=status --type=merge --patch-file=/dev/stdin \
+      -o jsonpath='{.status.conditions[?(@.type=="Anomalous")].status}')
+  [ -z "$left" ] || bad "the Anomalous condition was not taken out ($left)"
+  wait_for 60 "an Anomalous condition lost from the status is written again while hot runs" cond_is hot Anomalous True
+  n=$(kubectl get events.v1.events.k8s.io -n "$NS" --field-selector reason=Anomalous -o json \
+    | jq '[.items[] | select(.regarding.name == "hot") | .series.count // 1] | add')
+  [ "$n" = 1 ] && ok "the Anomalous event is recorded once" || bad "Anomalous events about hot: $n"
 fi
 cond_is calm Anomalous True && bad "calm (at its prediction) was flagged" || ok "calm (at its prediction) is not Anomalous"
 
