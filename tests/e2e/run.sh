@@ -31,6 +31,7 @@ failed=()
 for t in "${tests[@]}"; do
   name=$(basename "$t" .sh)
   t0=$(date +%s)
+  touch -d "@$((t0 - 1))" "$LOGS/.started" # timestamps are coarse: a log begun at once must count
   if timeout "${E2E_TEST_TIMEOUT:-900}" "$t" > "$LOGS/$name.log" 2>&1; then
     took=$(( $(date +%s) - t0 ))
     echo "PASS $name (${took}s)"
@@ -38,6 +39,11 @@ for t in "${tests[@]}"; do
     took=$(( $(date +%s) - t0 ))
     echo "FAIL $name (${took}s), last lines of $LOGS/$name.log:"
     tail -25 "$LOGS/$name.log" | sed 's/^/    /'
+    # CI keeps only what is printed: the warnings of the components this test started
+    find "$LOGS" -maxdepth 1 -type f -name '*.log' ! -name 'test_*' -newer "$LOGS/.started" | sort | while read -r f; do
+      w=$(grep -E 'level="?(warn|error)' "$f" | tail -10)
+      [ -n "$w" ] && { echo "    warnings in $f:"; sed 's/^/      /' <<<"$w"; }
+    done
     failed+=("$name")
   fi
 done
