@@ -38,6 +38,10 @@ struct app {
     pthread_mutex_t mmu;     /* guards hist and codes */
     struct hist hist[V_N];
     unsigned long codes[V_N][6]; /* by status class 1xx..5xx */
+    struct hist warmup;          /* ext_prioritize_warm after a filter */
+    struct hist filter_to_prio;  /* a filter's answer sent -> the next prioritize read */
+    double filter_sent;          /* when the last filter's answer went out; 0: none since
+                                    (service thread only, as filter and prioritize are) */
 };
 
 static struct server *g_server;
@@ -56,16 +60,21 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void observe(struct app *a, enum verb v, double dt, int status)
+/* Call with mmu held. */
+static void hist_add(struct hist *h, double dt)
 {
-    pthread_mutex_lock(&a->mmu);
-    struct hist *h = &a->hist[v];
     size_t i = 0;
     while (i < NB && dt > buckets[i])
         i++;
     h->count[i]++;
     h->sum += dt;
     h->n++;
+}
+
+static void observe(struct app *a, enum verb v, double dt, int status)
+{
+    pthread_mutex_lock(&a->mmu);
+    hist_add(&a->hist[v], dt);
     int cls = status / 100;
     if (cls >= 1 && cls <= 5)
         a->codes[v][cls]++;
@@ -127,6 +136,29 @@ static void metrics(struct app *a, struct ext_reply *out)
         }
         EMIT("foresight_extender_request_duration_seconds_sum{verb=\"%s\"} %.9f\n", verb_names[v], a->hist[v].sum);
         EMIT("foresight_extender_request_duration_seconds_count{verb=\"%s\"} %lu\n", verb_names[v], a->hist[v].n);
+    }
+    const struct {
+        const char *name, *help;
+        const struct hist *h;
+    } more[] = {
+        {"foresight_extender_prioritize_warmup_seconds",
+         "Time spent after a filter's answer working out the prioritize that follows it.", &a->warmup},
+        {"foresight_extender_filter_to_prioritize_seconds",
+         "From a filter's answer going out to the next prioritize being read: kube-scheduler's own scoring "
+         "between the two calls, during which the warm-up runs.",
+         &a->filter_to_prio},
+    };
+    for (size_t m = 0; m < sizeof(more) / sizeof(more[0]); m++) {
+        EMIT("# HELP %s %s\n# TYPE %s histogram\n", more[m].name, more[m].help, more[m].name);
+        unsigned long cum = 0;
+        for (size_t i = 0; i <= NB; i++) {
+            cum += more[m].h->count[i];
+            if (i < NB)
+                EMIT("%s_bucket{le=\"%g\"} %lu\n", more[m].name, buckets[i], cum);
+            else
+                EMIT("%s_bucket{le=\"+Inf\"} %lu\n", more[m].name, cum);
+        }
+        EMIT("%s_sum %.9f\n%s_count %lu\n", more[m].name, more[m].h->sum, more[m].name, more[m].h->n);
     }
     EMIT("# HELP foresight_extender_requests_total Extender requests by verb and status class.\n"
          "# TYPE foresight_extender_requests_total counter\n");
@@ -259,6 +291,13 @@ static void handle(void *arg, const char *method, const char *path, const char *
     }
     double t0 = mono();
     int64_t now = (int64_t)time(NULL);
+    if (v == V_PRIORITIZE && a->filter_sent > 0) {
+        pthread_mutex_lock(&a->mmu);
+        hist_add(&a->filter_to_prio, t0 - a->filter_sent);
+        pthread_mutex_unlock(&a->mmu);
+    }
+    if (v != V_BIND)
+        a->filter_sent = 0;
     if (v == V_FILTER)
         ext_filter(&a->cluster, body, len, now, &a->ctr, out);
     else if (v == V_PRIORITIZE)
@@ -272,6 +311,21 @@ static int slow(void *arg, const char *method, const char *path)
 {
     (void)arg;
     return strcmp(method, "POST") == 0 && verb_of(path) == V_BIND;
+}
+
+/* Once a filter's answer is out, the prioritize that follows it is worked out ahead (see
+ * ext_prioritize_warm): kube-scheduler runs its own scoring between the two calls. */
+static void after(void *arg, const char *method, const char *path, const char *body, size_t len, int status)
+{
+    struct app *a = arg;
+    if (status != 200 || strcmp(method, "POST") != 0 || verb_of(path) != V_FILTER)
+        return;
+    double t0 = mono();
+    a->filter_sent = t0;
+    ext_prioritize_warm(&a->cluster, body, len, (int64_t)time(NULL));
+    pthread_mutex_lock(&a->mmu);
+    hist_add(&a->warmup, mono() - t0);
+    pthread_mutex_unlock(&a->mmu);
 }
 
 static void usage(FILE *f)
@@ -393,7 +447,7 @@ int main(int argc, char **argv)
         log_err("cannot start the cluster feed: %s", fs_strerror(rc));
         return 1;
     }
-    struct server_app app = {handle, slow, &a};
+    struct server_app app = {.handle = handle, .slow = slow, .after = after, .arg = &a};
     if ((rc = server_new(&g_server, &so, &app)) != FS_OK)
         return 1;
     signal(SIGTERM, on_signal);

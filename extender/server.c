@@ -165,7 +165,21 @@ static int answer(struct server *s, struct lws *wsi, struct pss *pss, struct job
     }
     if (!j->reply.body)
         ext_error_reply(500, "no reply", &j->reply);
-    return reply_now(wsi, pss, j);
+    if (!s->app.after)
+        return reply_now(wsi, pss, j);
+    /* the request outlives its job (freed once the reply is out) for the app's after */
+    struct fs_buf body = j->body;
+    char method[sizeof(j->method)], path[sizeof(j->path)];
+    int status = j->reply.status, whole = j->reply.len <= CHUNK; /* written in one go */
+    memcpy(method, j->method, sizeof(method));
+    memcpy(path, j->path, sizeof(path));
+    memset(&j->body, 0, sizeof(j->body));
+    int rc = reply_now(wsi, pss, j);
+    /* not while lws still holds part of the reply: the client would wait for it */
+    if (rc == 0 && whole && !lws_partial_buffered(wsi))
+        s->app.after(s->app.arg, method, path, body.data ? body.data : "", body.len, status);
+    fs_buf_release(&body);
+    return rc;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)

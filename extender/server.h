@@ -24,6 +24,9 @@ struct server_app {
     void (*handle)(void *arg, const char *method, const char *path, const char *body, size_t len,
                    struct ext_reply *out);
     int (*slow)(void *arg, const char *method, const char *path);
+    /* optional: called after a reply answered on the service thread is wholly handed to the
+     * socket, with the request it answered; the next request on the connection waits */
+    void (*after)(void *arg, const char *method, const char *path, const char *body, size_t len, int status);
     void *arg;
 };
 

@@ -51,6 +51,12 @@ struct ledger_node *const *ext_args_nodes(struct cluster *c, struct ext_args *a)
 json_t *ext_json_load(const char *body, size_t len, char *err, size_t errlen);
 json_t *ext_json_get_ci(const json_t *obj, const char *key);
 
+/* Bodies from this many bytes have their list of names read in two halves at once (on the
+ * cluster's pool); tests and fuzzing lower it to reach that path with small bodies. */
+extern size_t ext_args_split_min;
+/* Lists read that way so far (the cut held), for tests and benchmarks. */
+unsigned long ext_args_splits(void);
+
 /* For cluster_release: drops the cluster's reference to its memo. */
 void ext_names_unref(struct ext_names *nm);
 

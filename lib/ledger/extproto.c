@@ -223,8 +223,8 @@ struct decide_job {
     const struct ext_args *a;
     const struct ledger_shape *s;
     struct decision *d;
-    int want_score;
-    int prefetch; /* what ledger_prefetch asks for */
+    int want_score; /* 2: only to fill the memos of the nodes that fit (ext_prioritize_warm) */
+    int prefetch;   /* what ledger_prefetch asks for */
 };
 
 /* Nodes ahead whose memory is asked for (ledger_prefetch): enough to overlap a few misses. */
@@ -239,6 +239,13 @@ static void decide_range(void *arg, size_t lo, size_t hi)
         if (i + PREFETCH_AHEAD < hi && d[PREFETCH_AHEAD].node)
             ledger_prefetch(l, d[PREFETCH_AHEAD].node, j->s, j->prefetch);
         struct ledger_fit fit;
+        if (j->want_score == 2) { /* a node that does not fit scores 0 without its memo */
+            if (d->node)
+                ledger_check_fit(l, d->node, j->s, &fit);
+            if (d->node && fit.fits)
+                ledger_check_memo(l, d->node, j->s, &fit);
+            continue;
+        }
         if (d->node && j->want_score)
             ledger_check_memo(l, d->node, j->s, &fit); /* replicas of one curve reuse it */
         else if (d->node)
@@ -478,6 +485,22 @@ void ext_prioritize(struct cluster *c, const char *body, size_t len, int64_t now
     sb_puts(&b, "]");
     sb_to_reply(&b, 200, out);
 out:
+    free(d);
+    ext_args_release(&a);
+}
+
+void ext_prioritize_warm(struct cluster *c, const char *body, size_t len, int64_t now)
+{
+    struct ext_args a;
+    struct ledger_shape shape;
+    struct ext_reply out;
+    memset(&out, 0, sizeof(out));
+    struct decision *d = request_decide(c, body, len, now, NULL, NULL, 2, &a, &shape, &out);
+    if (d) {
+        cluster_unlock(c);
+        ledger_shape_release(&shape);
+    }
+    ext_reply_release(&out);
     free(d);
     ext_args_release(&a);
 }

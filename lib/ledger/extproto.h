@@ -54,6 +54,12 @@ void ext_filter(struct cluster *c, const char *body, size_t len, int64_t now, st
                 struct ext_reply *out);
 void ext_prioritize(struct cluster *c, const char *body, size_t len, int64_t now, struct ext_counters *ctr,
                     struct ext_reply *out);
+/* What a filter's request (body) asks of the prioritize that follows it, worked out ahead:
+ * the scores of the nodes that fit go into their memos, which the prioritize then reads.
+ * kube-scheduler calls an extender's prioritize only after its own score plugins have run,
+ * so the extender, idle meanwhile, takes that work off the prioritize's path. No reply; a
+ * request that does not parse does nothing. */
+void ext_prioritize_warm(struct cluster *c, const char *body, size_t len, int64_t now);
 
 /* Bind in three steps, so that the Binding POST runs outside the lock:
  * ext_bind_parse, ext_bind_claim (claims the curve on the node), the caller POSTs the

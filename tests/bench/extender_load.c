@@ -2,7 +2,7 @@
  *   extender_load gen NODES FILE     writes a v1 List: NODES nodes (8 cpu, 32Gi), on each a
  *                                    pod with requests and a MicroTask pod with a 1 h predicted
  *                                    curve (120 steps of 30 s) whose peak moves from node to node
- *   extender_load run URL NODES N [same|distinct|ref]
+ *   extender_load run URL NODES N [same|distinct|ref] [GAP_MS]
  *                                    sends N filter+prioritize pairs (nodeCacheCapable form, all
  *                                    NODES names in a new order every pair, as kube-scheduler
  *                                    sends them, a MicroTask pod with a 1 h curve) over one
@@ -11,7 +11,12 @@
  *                                    distinct: every pair a new pod of another MicroTask (a new
  *                                    curve, nothing reusable from the pair before);
  *                                    ref: the same bodies POSTed twice to /healthz, which
- *                                    ignores them: the HTTP round trip alone, the reference
+ *                                    ignores them: the HTTP round trip alone, the reference.
+ *                                    GAP_MS: kube-scheduler's own scoring between the two
+ *                                    calls (it calls an extender's prioritize after its score
+ *                                    plugins): the client waits GAP_MS after the filter's
+ *                                    answer, and a pair's latency is the two calls' sum, the
+ *                                    time the scheduler waits on the extender
  *   extender_load cpu FILE NODES N [same|distinct]
  *                                    the same pairs answered in this process (ext_filter and
  *                                    ext_prioritize on the cluster of FILE, no HTTP): thread CPU
@@ -187,7 +192,14 @@ static void report(const char *what, int nodes, int n, size_t len, double *lat, 
            lat[n / 2], lat[(n * 99) / 100], lat[n - 1], errors);
 }
 
-static int run(const char *base, int nodes, int n, enum mode mode)
+static void pause_ms(double ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms * 1e6) % 1000000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static int run(const char *base, int nodes, int n, enum mode mode, double gap_ms)
 {
     char url_f[512], url_p[512];
     int warm = n / 10, total = warm + n;
@@ -206,8 +218,13 @@ static int run(const char *base, int nodes, int n, enum mode mode)
         const char *b = bodies[i];
         size_t bl = strlen(b);
         double t0 = mono();
-        int rc = post(h, url_f, b, bl, mode == M_REF) | post(h, url_p, b, bl, mode == M_REF);
+        int rc = post(h, url_f, b, bl, mode == M_REF);
         double dt = mono() - t0;
+        if (gap_ms > 0)
+            pause_ms(gap_ms);
+        t0 = mono();
+        rc |= post(h, url_p, b, bl, mode == M_REF);
+        dt += mono() - t0;
         if (rc)
             errors++;
         if (i >= warm)
@@ -300,13 +317,14 @@ int main(int argc, char **argv)
         long nodes = strtol(argv[2], NULL, 10);
         return gen(nodes > 0 && nodes < 1000000 ? (int)nodes : 1, argv[3]);
     }
-    if ((argc == 5 || argc == 6) && strcmp(argv[1], "run") == 0) {
+    if (argc >= 5 && argc <= 7 && strcmp(argv[1], "run") == 0) {
         enum mode mode = M_SAME;
-        if (argc == 6 && strcmp(argv[5], "distinct") == 0)
+        double gap_ms = argc == 7 ? strtod(argv[6], NULL) : 0;
+        if (argc >= 6 && strcmp(argv[5], "distinct") == 0)
             mode = M_DISTINCT;
-        else if (argc == 6 && strcmp(argv[5], "ref") == 0)
+        else if (argc >= 6 && strcmp(argv[5], "ref") == 0)
             mode = M_REF;
-        else if (argc == 6 && strcmp(argv[5], "same") != 0) {
+        else if (argc >= 6 && strcmp(argv[5], "same") != 0) {
             fprintf(stderr, "extender_load: mode is same, distinct or ref\n");
             return 2;
         }
@@ -316,7 +334,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "extender_load: NODES 1..100000, PAIRS 10..1000000\n");
             return 2;
         }
-        int rc = run(argv[2], (int)nodes, (int)pairs, mode);
+        if (!(gap_ms >= 0 && gap_ms <= 1000)) {
+            fprintf(stderr, "extender_load: GAP_MS 0..1000\n");
+            return 2;
+        }
+        int rc = run(argv[2], (int)nodes, (int)pairs, mode, gap_ms);
         curl_global_cleanup();
         return rc;
     }
@@ -329,7 +351,7 @@ int main(int argc, char **argv)
         }
         return run_cpu(argv[2], (int)nodes, (int)pairs, distinct ? M_DISTINCT : M_SAME);
     }
-    fprintf(stderr, "usage: extender_load gen NODES FILE | run URL NODES PAIRS [same|distinct|ref] |\n"
+    fprintf(stderr, "usage: extender_load gen NODES FILE | run URL NODES PAIRS [same|distinct|ref] [GAP_MS] |\n"
                     "       extender_load cpu FILE NODES PAIRS same|distinct\n");
     return 2;
 }

@@ -202,6 +202,15 @@ conns=$(sed -n 's/^foresight_extender_apiserver_connections_opened_total //p' <<
 binds=$(sed -n 's/^foresight_extender_binds_total{result="bound"} //p' <<<"$m")
 info "$binds bindings so far over $conns connections to the API server"
 [ -n "$conns" ] && [ "$conns" -le 48 ] || fail "$conns connections opened for $binds bindings (32 bind threads + informers)"
+# after each filter's answer the prioritize that follows is worked out ahead, while the
+# scheduler runs its own score plugins: the warm-ups ran, and the prioritize calls came after
+warmups=$(sed -n 's/^foresight_extender_prioritize_warmup_seconds_count //p' <<<"$m")
+gaps=$(sed -n 's/^foresight_extender_filter_to_prioritize_seconds_count //p' <<<"$m")
+gap_sum=$(sed -n 's/^foresight_extender_filter_to_prioritize_seconds_sum //p' <<<"$m")
+warm_sum=$(sed -n 's/^foresight_extender_prioritize_warmup_seconds_sum //p' <<<"$m")
+info "$warmups prioritize warm-ups (mean $(awk -v s="$warm_sum" -v n="$warmups" 'BEGIN{printf "%.3f", n ? s / n * 1000 : 0}') ms);" \
+  "$gaps prioritize calls after a filter (mean gap $(awk -v s="$gap_sum" -v n="$gaps" 'BEGIN{printf "%.3f", n ? s / n * 1000 : 0}') ms)"
+[ "${warmups:-0}" -gt 0 ] && [ "${gaps:-0}" -gt 0 ] || fail "no prioritize warm-up after kube-scheduler's filter calls ($warmups) or no prioritize after one ($gaps)"
 
 # ---- 4. the extender is killed during a burst; a new one rebuilds the ledger ---------------
 make_nodes restart 4

@@ -8,6 +8,7 @@
 
 #include "ledger/cluster.h"
 #include "ledger/curve.h"
+#include "ledger/extargs.h"
 #include "ledger/extproto.h"
 
 #define T0 1735725600
@@ -21,6 +22,7 @@ static struct cluster *setup(void)
     struct ledger_config cfg = {.step_s = 30, .n_steps = 240};
     if (cluster_init(&c, &cfg, T0) != FS_OK)
         abort();
+    ext_args_split_min = 64; /* lists read in two halves from small bodies on */
     json_t *n = json_loads("{\"metadata\":{\"name\":\"n1\"},\"status\":{\"allocatable\":{\"cpu\":\"4\",\"memory\":\"8Gi\"}}}", 0, NULL);
     json_t *mt = json_loads("{\"metadata\":{\"name\":\"m\",\"namespace\":\"default\"},\"status\":{\"prediction\":"
                             "{\"stepSeconds\":60,\"start\":\"2025-01-01T10:00:00Z\",\"curves\":{\"cpu\":{\"p90\":[1,3]}}}}}",

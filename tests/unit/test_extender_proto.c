@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "ledger/cluster.h"
+#include "ledger/extargs.h"
 #include "ledger/extproto.h"
 
 #define T0 1735725600 /* 2025-01-01T10:00:00Z */
@@ -549,16 +550,11 @@ static void test_names_memo(void **state)
     cluster_release(c);
 }
 
-/* Checks spread over a pool's threads answer byte for byte what one thread answers: 3,000
- * nodes with different loads and sizes (some too small: FailedNodes in node order), a pod
- * with a predicted curve (scores vary), replicas of it (memos), filter and prioritize. */
-static void test_pool_answers_as_serial(void **state)
+/* Nodes n0000.. of 1 to 7 cores, two in three with a pod of 0 to 1000m already bound. */
+static void busy_nodes(struct cluster *c, int n)
 {
-    (void)state;
-    struct cluster *c = mk_cluster();
-    enum { N = 3000 };
     char name[32], cpu[16], uid[32];
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < n; i++) {
         snprintf(name, sizeof(name), "n%04d", i);
         snprintf(cpu, sizeof(cpu), "%d", 1 + i % 7);
         node(c, name, cpu, "8Gi");
@@ -568,6 +564,18 @@ static void test_pool_answers_as_serial(void **state)
             add_pod(c, uid, uid, NULL, cpu, name);
         }
     }
+}
+
+/* Checks spread over a pool's threads answer byte for byte what one thread answers: 3,000
+ * nodes with different loads and sizes (some too small: FailedNodes in node order), a pod
+ * with a predicted curve (scores vary), replicas of it (memos), filter and prioritize. */
+static void test_pool_answers_as_serial(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    enum { N = 3000 };
+    char uid[32];
+    busy_nodes(c, N);
     microtask(c, "wave", "[0.5, 1.5, 2.5, 1.5, 0.5]");
     size_t cap = (size_t)N * 12 + 4096, len = 0;
     char *names = malloc(cap), *body = malloc(cap + 2048);
@@ -615,6 +623,185 @@ static void test_pool_answers_as_serial(void **state)
     fs_pool_free(pool);
     free(names);
     free(body);
+    cluster_release(c);
+}
+
+/* Two clusters alike (600 busy nodes, the MicroTask "wave"); a request with every name and
+ * one unknown. */
+static void warm_cluster(struct cluster *c)
+{
+    struct ledger_config cfg = {.step_s = 30, .n_steps = 240};
+    assert_int_equal(cluster_init(c, &cfg, T0), FS_OK);
+    busy_nodes(c, 600);
+    microtask(c, "wave", "[0.5, 1.5, 2.5, 1.5, 0.5]");
+}
+
+static char *wave_body(const char *uid)
+{
+    static char body[16384];
+    json_t *pod = parse(pod_json(uid, uid, "wave", "1", ""));
+    char *pj = json_dumps(pod, JSON_COMPACT);
+    json_decref(pod);
+    int len = snprintf(body, sizeof(body), "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[", pj);
+    free(pj);
+    for (int i = 0; i < 600; i++)
+        len += snprintf(body + len, sizeof(body) - (size_t)len, "%s\"n%04d\"", i ? "," : "", i);
+    snprintf(body + len, sizeof(body) - (size_t)len, ",\"unknown\"]}");
+    return body;
+}
+
+static void same_reply(const struct ext_reply *a, const struct ext_reply *b, const char *what)
+{
+    assert_int_equal(a->status, 200);
+    assert_int_equal(b->status, 200);
+    if (a->len != b->len || memcmp(a->body, b->body, a->len) != 0)
+        fail_msg("%s: the replies differ", what);
+}
+
+/* The prioritize worked out ahead after a filter (ext_prioritize_warm) fills the memos of
+ * the nodes that fit, and only theirs; the prioritize then answers byte for byte what it
+ * answers unwarmed, also when a node's ledger changed in between; a warm-up of a request
+ * that does not parse does nothing. */
+static void test_prioritize_warm(void **state)
+{
+    (void)state;
+    static struct cluster cold, warm;
+    warm_cluster(&cold);
+    warm_cluster(&warm);
+    struct fs_pool *pool;
+    assert_int_equal(fs_pool_new(1, &pool), FS_OK);
+    warm.pool = pool;
+    struct ext_reply ref, got;
+
+    char *body = wave_body("u-w1");
+    ext_prioritize_warm(&warm, body, strlen(body), T0);
+    /* n0000 (1 core, no pod) takes the 2.5-core wave nowhere; n0006 (7 cores) does */
+    assert_int_equal(ledger_node_get(warm.ledger, "n0000")->memo.valid, 0);
+    assert_int_equal(ledger_node_get(warm.ledger, "n0006")->memo.valid, 1);
+    ext_prioritize(&cold, body, strlen(body), T0, NULL, &ref);
+    ext_prioritize(&warm, body, strlen(body), T0, NULL, &got);
+    same_reply(&ref, &got, "warmed");
+    assert_true(strstr(ref.body, "{\"Host\":\"n0000\",\"Score\":0}") && strstr(ref.body, "\"Score\":6}"));
+    ext_reply_release(&ref);
+    ext_reply_release(&got);
+
+    /* a pod bound on n0006 between the warm-up and the prioritize */
+    body = wave_body("u-w2");
+    ext_prioritize_warm(&warm, body, strlen(body), T0);
+    add_pod(&warm, "late", "u-late", NULL, "5", "n0006"); /* the wave no longer fits there */
+    add_pod(&cold, "late", "u-late", NULL, "5", "n0006");
+    ext_prioritize(&cold, body, strlen(body), T0, NULL, &ref);
+    ext_prioritize(&warm, body, strlen(body), T0, NULL, &got);
+    same_reply(&ref, &got, "a claim in between");
+    assert_non_null(strstr(ref.body, "{\"Host\":\"n0006\",\"Score\":0}"));
+    ext_reply_release(&ref);
+    ext_reply_release(&got);
+
+    ext_prioritize_warm(&warm, "{\"Pod\":", 7, T0);
+    ext_prioritize_warm(&warm, "", 0, T0);
+    body = wave_body("u-w3");
+    ext_prioritize(&cold, body, strlen(body), T0, NULL, &ref);
+    ext_prioritize(&warm, body, strlen(body), T0, NULL, &got);
+    same_reply(&ref, &got, "after bad requests");
+    ext_reply_release(&ref);
+    ext_reply_release(&got);
+
+    warm.pool = NULL;
+    fs_pool_free(pool);
+    cluster_release(&cold);
+    cluster_release(&warm);
+}
+
+/* Each reply to body with its list read whole and cut in two (ext_args_split_min), on one
+ * thread and on a pool, is the same; returns how many of the three cuts held. */
+static unsigned long split_agrees(struct cluster *c, struct fs_pool *pool, const char *body, size_t len)
+{
+    unsigned long before = ext_args_splits();
+    for (int verb = 0; verb < 2; verb++) {
+        struct ext_reply r[3];
+        for (int k = 0; k < 3; k++) {
+            ext_names_unref(c->names_memo); /* else a list met before is taken whole */
+            c->names_memo = NULL;
+            ext_args_split_min = k == 0 ? SIZE_MAX : 0;
+            c->pool = k == 2 ? pool : NULL;
+            if (verb == 0)
+                ext_filter(c, body, len, T0, NULL, &r[k]);
+            else
+                ext_prioritize(c, body, len, T0, NULL, &r[k]);
+        }
+        c->pool = NULL;
+        ext_args_split_min = 16384;
+        for (int k = 1; k < 3; k++)
+            if (r[k].status != r[0].status || r[k].len != r[0].len || memcmp(r[k].body, r[0].body, r[0].len) != 0)
+                fail_msg("verb %d, %s: cut in two answers %d %.200s, whole %d %.200s", verb,
+                         k == 1 ? "one thread" : "pool", r[k].status, r[k].body, r[0].status, r[0].body);
+        for (int k = 0; k < 3; k++)
+            ext_reply_release(&r[k]);
+    }
+    return ext_args_splits() - before;
+}
+
+/* A long list read in two halves at once answers as the list read whole: the scheduler's
+ * shape (the cut holds), escaped names at the cut, a Pod holding `","` past the middle, the
+ * list before the Pod, and broken bodies (a list cut short, a number or a nested value in
+ * the second half, trailing bytes, the key twice). */
+static void test_split_list_agrees(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    busy_nodes(c, 600);
+    microtask(c, "wave", "[0.5, 1.5, 2.5, 1.5, 0.5]");
+    struct fs_pool *pool;
+    assert_int_equal(fs_pool_new(1, &pool), FS_OK);
+    const char *pod = pod_json("p", "u-split", "wave", "1", "");
+    char names[8192], esc[8192], bad[8192];
+    int n = snprintf(names, sizeof(names), "[");
+    for (int i = 0; i < 600; i++)
+        n += snprintf(names + n, sizeof(names) - (size_t)n, "%s\"n%04d\"", i ? "," : "", i);
+    snprintf(names + n, sizeof(names) - (size_t)n, ",\"unknown\"]");
+    char *body = malloc(65536);
+    assert_non_null(body);
+#define CASE(expect_cut, ...)                                                                      \
+    do {                                                                                           \
+        size_t len_ = (size_t)snprintf(body, 65536, __VA_ARGS__);                                  \
+        unsigned long cuts_ = split_agrees(c, pool, body, len_);                                   \
+        if (expect_cut >= 0 && cuts_ != (unsigned long)(expect_cut))                               \
+            fail_msg("line %d: %lu of 4 cuts held, expected %d", __LINE__, cuts_, expect_cut);     \
+    } while (0)
+    /* the scheduler's shape: each of the 4 split parses (2 verbs x thread/pool) joins */
+    CASE(4, "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":%s}", pod, names);
+    CASE(4, "{\"Pod\":%s,\"NodeNames\":%s,\"Nodes\":null}", pod, names);
+    /* the list first: the cut lands in the Pod or the list, either way the same answer */
+    CASE(-1, "{\"NodeNames\":%s,\"Pod\":%s}", names, pod);
+    /* escaped names all along (decoded; one needs escaping back in the reply) */
+    int m = snprintf(esc, sizeof(esc), "[");
+    for (int i = 0; i < 600; i++)
+        m += snprintf(esc + m, sizeof(esc) - (size_t)m, "%s\"\\u006e%04d\"", i ? "," : "", i);
+    snprintf(esc + m, sizeof(esc) - (size_t)m, ",\"q\\\"x\"]");
+    CASE(4, "{\"Pod\":%s,\"NodeNames\":%s}", pod, esc);
+    /* a Pod whose annotation holds "," runs past the middle, and a short list: no cut holds */
+    char annot[12000];
+    int a = 0;
+    for (int i = 0; i < 1500; i++)
+        a += snprintf(annot + a, sizeof(annot) - (size_t)a, "\\\",\\\"x");
+    char podx[16000];
+    snprintf(podx, sizeof(podx), "{\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"uid\":\"u-x\","
+             "\"annotations\":{\"a\":\"%s\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":"
+             "{\"requests\":{\"cpu\":\"1\"}}}]}}", annot);
+    CASE(0, "{\"Pod\":%s,\"NodeNames\":[\"n0001\",\"n0002\"]}", podx);
+    /* broken: each a 400, the same one */
+    snprintf(bad, sizeof(bad), "%.*s", n - 40, names); /* the list cut short */
+    CASE(0, "{\"Pod\":%s,\"NodeNames\":%s", pod, bad);
+    snprintf(bad, sizeof(bad), "%s", names);
+    memcpy(bad + n - 30, "7,", 2); /* a number in the second half */
+    CASE(-1, "{\"Pod\":%s,\"NodeNames\":%s}", pod, bad);
+    memcpy(bad + n - 30, "[]", 2);
+    CASE(-1, "{\"Pod\":%s,\"NodeNames\":%s}", pod, bad);
+    CASE(-1, "{\"Pod\":%s,\"NodeNames\":%s} x", pod, names);
+    CASE(-1, "{\"Pod\":%s,\"NodeNames\":%s,\"NodeNames\":[\"n0001\"]}", pod, names);
+#undef CASE
+    free(body);
+    fs_pool_free(pool);
     cluster_release(c);
 }
 
@@ -874,6 +1061,8 @@ int main(void)
         cmocka_unit_test(test_fast_and_general_parsers_agree),
         cmocka_unit_test(test_names_memo),
         cmocka_unit_test(test_pool_answers_as_serial),
+        cmocka_unit_test(test_prioritize_warm),
+        cmocka_unit_test(test_split_list_agrees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
