@@ -162,7 +162,7 @@ with=$(run_pods "bench-with-$$" "http://127.0.0.1:$PORT")
 m=$(curl -s "http://127.0.0.1:$PORT/metrics")
 binds=$(sed -n 's/^foresight_extender_binds_total{result="bound"} //p' <<<"$m")
 mean_ms() { awk -v s="$(sed -n "s/^$1_sum //p" <<<"$m")" -v n="$(sed -n "s/^$1_count //p" <<<"$m")" \
-  'BEGIN{printf "%.3f ms over %d", n > 0 ? s / n * 1000 : 0, n}'; }
+  'BEGIN{printf "%.3f ms over %d", (n > 0 ? s / n * 1000 : 0), n}'; }
 gap=$(mean_ms foresight_extender_filter_to_prioritize_seconds)
 warm=$(mean_ms foresight_extender_prioritize_warmup_seconds)
 EXTENDER_URL= hack/cluster.sh restart-foresight-scheduler >/dev/null
