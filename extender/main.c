@@ -101,6 +101,31 @@ static void text_reply(int status, const char *text, struct ext_reply *out)
         out->status = 500;
 }
 
+/* One histogram's series, appended to buf; label (e.g. verb="filter") may be "". Returns
+ * the new length (what does not fit in cap is left out). */
+static size_t put_hist(char *buf, size_t len, size_t cap, const char *name, const char *label, const struct hist *h)
+{
+    const char *sep = label[0] ? "," : "";
+    unsigned long cum = 0;
+    for (size_t i = 0; i <= NB; i++) {
+        char le[16];
+        if (i < NB)
+            snprintf(le, sizeof(le), "%g", buckets[i]);
+        else
+            snprintf(le, sizeof(le), "+Inf");
+        cum += h->count[i];
+        int n = snprintf(buf + len, cap - len, "%s_bucket{%s%sle=\"%s\"} %lu\n", name, label, sep, le, cum);
+        if (n > 0 && (size_t)n < cap - len)
+            len += (size_t)n;
+    }
+    int n = label[0] ? snprintf(buf + len, cap - len, "%s_sum{%s} %.9f\n%s_count{%s} %lu\n", name, label, h->sum, name,
+                                label, h->n)
+                     : snprintf(buf + len, cap - len, "%s_sum %.9f\n%s_count %lu\n", name, h->sum, name, h->n);
+    if (n > 0 && (size_t)n < cap - len)
+        len += (size_t)n;
+    return len;
+}
+
 static void metrics(struct app *a, struct ext_reply *out)
 {
     size_t cap = 16384, len = 0;
@@ -124,18 +149,9 @@ static void metrics(struct app *a, struct ext_reply *out)
          "# TYPE foresight_extender_request_duration_seconds histogram\n");
     pthread_mutex_lock(&a->mmu);
     for (int v = 0; v < V_N; v++) {
-        unsigned long cum = 0;
-        for (size_t i = 0; i <= NB; i++) {
-            cum += a->hist[v].count[i];
-            if (i < NB)
-                EMIT("foresight_extender_request_duration_seconds_bucket{verb=\"%s\",le=\"%g\"} %lu\n",
-                     verb_names[v], buckets[i], cum);
-            else
-                EMIT("foresight_extender_request_duration_seconds_bucket{verb=\"%s\",le=\"+Inf\"} %lu\n",
-                     verb_names[v], cum);
-        }
-        EMIT("foresight_extender_request_duration_seconds_sum{verb=\"%s\"} %.9f\n", verb_names[v], a->hist[v].sum);
-        EMIT("foresight_extender_request_duration_seconds_count{verb=\"%s\"} %lu\n", verb_names[v], a->hist[v].n);
+        char label[32];
+        snprintf(label, sizeof(label), "verb=\"%s\"", verb_names[v]);
+        len = put_hist(buf, len, cap, "foresight_extender_request_duration_seconds", label, &a->hist[v]);
     }
     const struct {
         const char *name, *help;
@@ -150,15 +166,7 @@ static void metrics(struct app *a, struct ext_reply *out)
     };
     for (size_t m = 0; m < sizeof(more) / sizeof(more[0]); m++) {
         EMIT("# HELP %s %s\n# TYPE %s histogram\n", more[m].name, more[m].help, more[m].name);
-        unsigned long cum = 0;
-        for (size_t i = 0; i <= NB; i++) {
-            cum += more[m].h->count[i];
-            if (i < NB)
-                EMIT("%s_bucket{le=\"%g\"} %lu\n", more[m].name, buckets[i], cum);
-            else
-                EMIT("%s_bucket{le=\"+Inf\"} %lu\n", more[m].name, cum);
-        }
-        EMIT("%s_sum %.9f\n%s_count %lu\n", more[m].name, more[m].h->sum, more[m].name, more[m].h->n);
+        len = put_hist(buf, len, cap, more[m].name, "", more[m].h);
     }
     EMIT("# HELP foresight_extender_requests_total Extender requests by verb and status class.\n"
          "# TYPE foresight_extender_requests_total counter\n");

@@ -586,6 +586,9 @@ static enum fs_err do_request(struct kube_client *c, const char *method, const c
         CURLcode cc = perform(c, h, method, path, ctype, body, body_len, &cr, timeout_ms, &b,
                               &code, errbuf);
         kube_credentials_release(&cr);
+        curl_off_t sent = 0;
+        int unsent = body_len > 0 && curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &sent) == CURLE_OK &&
+                     sent < (curl_off_t)body_len;
         pool_put(c, h);
         if (b.stream_stopped) {
             rc = FS_OK;
@@ -603,10 +606,12 @@ static enum fs_err do_request(struct kube_client *c, const char *method, const c
                                                  : FS_EIO;
             if (stopped && cc == CURLE_ABORTED_BY_CALLBACK)
                 rc = FS_OK; /* asked to stop */
-            /* a refused connection never reached the server, so even a POST may retry;
-             * a streamed request that already delivered data must not be replayed */
-            retry = !stopped && !fn && retryable_curl(cc) &&
-                    (idempotent || cc == CURLE_COULDNT_CONNECT);
+            /* a refused connection never reached the server, and a request whose body was
+             * not all sent (a kept-alive connection the server had closed: "Broken pipe",
+             * or a reset) was not acted on, since a server acts on whole requests: even a
+             * POST may retry; a streamed request that already delivered data must not be
+             * replayed */
+            retry = !stopped && !fn && retryable_curl(cc) && (idempotent || cc == CURLE_COULDNT_CONNECT || unsent);
             delay_ms = kube_backoff_delay_ms(c->o.backoff_base_ms, c->o.backoff_max_ms,
                                              (unsigned)attempt);
         } else if (code >= 200 && code < 300) {

@@ -12,6 +12,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "kube/client.h"
@@ -234,6 +237,65 @@ static void test_unreachable_server(void **state)
     kube_config_release(&cfg);
 }
 
+/* A listener that resets every connection it accepts, counting them. */
+struct resetter {
+    int fd, port, accepted;
+    pthread_t th;
+};
+
+static void *reset_all(void *arg)
+{
+    struct resetter *r = arg;
+    for (;;) {
+        int c = accept(r->fd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        __atomic_add_fetch(&r->accepted, 1, __ATOMIC_SEQ_CST);
+        struct linger lg = {1, 0}; /* close with a reset, as a peer gone away */
+        setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        close(c);
+    }
+}
+
+/* A POST whose body was not all sent (the connection reset under it; curl may report it as a
+ * send or a receive failure) is retried like a refused connection: a server cannot have acted
+ * on a request it did not receive whole. One answered with an error is not (see
+ * test_retry_after_and_5xx). */
+static void test_post_retried_when_sending_fails(void **state)
+{
+    (void)state;
+    struct resetter r = {.fd = socket(AF_INET, SOCK_STREAM, 0)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    assert_true(r.fd >= 0);
+    assert_int_equal(bind(r.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(r.fd, 16), 0);
+    assert_int_equal(getsockname(r.fd, (struct sockaddr *)&a, &al), 0);
+    r.port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&r.th, NULL, reset_all, &r), 0);
+    struct kube_config cfg;
+    struct kube_client *c;
+    make_client(r.port, &cfg, &c, NULL);
+    /* 8 MB: more than the socket buffers take, so the reset meets the sending */
+    size_t big = 8u << 20;
+    char *pad = malloc(big + 1);
+    assert_non_null(pad);
+    memset(pad, 'x', big);
+    pad[big] = '\0';
+    json_t *obj = json_pack("{s:{s:s}, s:{s:s}}", "metadata", "name", "b", "data", "pad", pad);
+    free(pad);
+    struct kube_ref coll = {.version = "v1", .resource = "configmaps", .namespace = "d"};
+    struct kube_status st;
+    assert_int_equal(kube_create(c, &coll, obj, NULL, NULL, &st), FS_EIO);
+    assert_int_equal(__atomic_load_n(&r.accepted, __ATOMIC_SEQ_CST), 4); /* the first try and 3 retries */
+    json_decref(obj);
+    kube_client_free(c);
+    kube_config_release(&cfg);
+    shutdown(r.fd, SHUT_RDWR);
+    close(r.fd);
+    pthread_join(r.th, NULL);
+}
+
 struct seen {
     int n;
     char rv[8][16];
@@ -304,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_retry_after_and_5xx),
         cmocka_unit_test(test_401_rereads_token_file),
         cmocka_unit_test(test_unreachable_server),
+        cmocka_unit_test(test_post_retried_when_sending_fails),
         cmocka_unit_test(test_watch_stream_endings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
