@@ -1,12 +1,16 @@
-/* The fork-join pool (pool.h): threads wait until a job's generation changes, take chunks
- * from an atomic cursor, and the last one out lets the caller go on, which has been taking
- * chunks too. Both sides spin a little before they sleep: a request runs its loops back to
- * back (look-ups, then checks), and a futex sleep and wake-up cost tens of microseconds on
- * a virtual machine, as much as a quarter of a 5,000-node loop. */
+/* The fork-join pool (pool.h): threads wait until a job's generation changes, join the job
+ * and take chunks from an atomic cursor; the caller takes chunks too. When the cursor is
+ * spent the caller closes the job and waits only for the threads that joined it: a thread
+ * that wakes late (a futex wake-up on a virtual machine can take longer than the loop) finds
+ * the job closed and leaves it alone, instead of holding the caller until it has run.
+ * Both sides spin a little before they sleep: a request runs its loops back to back
+ * (look-ups, then checks), and a futex sleep and wake-up cost tens of microseconds on a
+ * virtual machine, as much as a quarter of a 5,000-node loop. */
 #include "common/pool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -19,12 +23,14 @@ struct fs_pool {
     pthread_mutex_t run; /* one fs_pool_for at a time */
     pthread_mutex_t mu;  /* guards what follows, up to the job */
     pthread_cond_t start, done;
-    atomic_ulong gen;   /* bumped for each job (under mu) */
-    atomic_uint busy;   /* threads not yet through the current job */
+    atomic_ulong gen; /* bumped for each job (under mu) */
+    /* the current job's joiners: its generation's low 32 bits above JOIN_CLOSED, then the
+     * count of threads in it; a thread joins only an open job of the generation it saw */
+    atomic_ullong join;
     unsigned sleepers;  /* workers waiting on start */
     int caller_waits;   /* the caller waits on done */
     atomic_int stop;
-    /* the current job: set under mu before gen moves, read-only while busy > 0 */
+    /* the current job: set under mu before gen moves, read-only while a thread is in it */
     void (*fn)(void *arg, size_t lo, size_t hi);
     void *arg;
     size_t n, grain;
@@ -32,6 +38,26 @@ struct fs_pool {
     unsigned n_threads;
     pthread_t *threads;
 };
+
+#define JOIN_CLOSED (1ull << 31)
+#define JOIN_COUNT (JOIN_CLOSED - 1)
+
+static unsigned long long join_word(unsigned long gen)
+{
+    return (unsigned long long)(uint32_t)gen << 32;
+}
+
+/* 1 when the thread is now counted in job gen, 0 when that job is closed or gone. */
+static int join_job(struct fs_pool *p, unsigned long gen)
+{
+    unsigned long long w = atomic_load_explicit(&p->join, memory_order_acquire);
+    for (;;) {
+        if ((w & ~JOIN_COUNT) != join_word(gen)) /* another job's, or closed */
+            return 0;
+        if (atomic_compare_exchange_weak_explicit(&p->join, &w, w + 1, memory_order_acq_rel, memory_order_acquire))
+            return 1;
+    }
+}
 
 static void take_chunks(struct fs_pool *p)
 {
@@ -103,8 +129,11 @@ static void *worker(void *arg)
         if (atomic_load(&p->stop))
             break;
         seen = atomic_load_explicit(&p->gen, memory_order_acquire);
+        if (!join_job(p, seen))
+            continue;
         take_chunks(p);
-        if (atomic_fetch_sub_explicit(&p->busy, 1, memory_order_acq_rel) == 1) {
+        unsigned long long w = atomic_fetch_sub_explicit(&p->join, 1, memory_order_acq_rel) - 1;
+        if ((w & JOIN_CLOSED) && !(w & JOIN_COUNT)) {
             pthread_mutex_lock(&p->mu); /* the caller may be asleep */
             if (p->caller_waits)
                 pthread_cond_signal(&p->done);
@@ -128,7 +157,7 @@ enum fs_err fs_pool_new(unsigned threads, struct fs_pool **out)
     pthread_cond_init(&p->done, NULL);
     atomic_init(&p->next, 0);
     atomic_init(&p->gen, 0);
-    atomic_init(&p->busy, 0);
+    atomic_init(&p->join, 0);
     atomic_init(&p->stop, 0);
     for (; p->n_threads < threads; p->n_threads++)
         if (pthread_create(&p->threads[p->n_threads], NULL, worker, p) != 0) {
@@ -181,18 +210,21 @@ void fs_pool_for(struct fs_pool *p, size_t n, size_t grain, void (*fn)(void *arg
     p->n = n;
     p->grain = grain;
     atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->busy, p->n_threads, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release); /* publishes the job */
+    unsigned long gen = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1;
+    atomic_store_explicit(&p->join, join_word(gen), memory_order_relaxed);
+    atomic_store_explicit(&p->gen, gen, memory_order_release); /* publishes the job */
     if (p->sleepers)
         pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
     take_chunks(p);
+    /* every chunk is taken: from now on no thread joins, and the ones in it are waited for */
+    atomic_fetch_or_explicit(&p->join, JOIN_CLOSED, memory_order_acq_rel);
     struct spin sp = {0, 0};
-    while (atomic_load_explicit(&p->busy, memory_order_acquire))
-        if (!spin_again(&sp, CALLER_SPIN_NS)) { /* a worker is late: sleep until the last one is through */
+    while (atomic_load_explicit(&p->join, memory_order_acquire) & JOIN_COUNT)
+        if (!spin_again(&sp, CALLER_SPIN_NS)) { /* a chunk runs long: sleep until the last one is through */
             pthread_mutex_lock(&p->mu);
             p->caller_waits = 1;
-            while (atomic_load(&p->busy))
+            while (atomic_load(&p->join) & JOIN_COUNT)
                 pthread_cond_wait(&p->done, &p->mu);
             p->caller_waits = 0;
             pthread_mutex_unlock(&p->mu);

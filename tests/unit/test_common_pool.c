@@ -1,15 +1,23 @@
 /* The fork-join pool: every index of a loop is visited exactly once, whatever the thread
  * count, grain and size; small loops stay on the caller's thread; callers from several
  * threads at once are served one at a time; jobs find the threads spinning or asleep and
- * the caller waits for a slow one; a pool is freed cleanly. */
+ * the caller waits for a slow one but not for one that has not woken; a pool is freed
+ * cleanly. */
+#include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -150,6 +158,108 @@ static void test_spinning_and_sleeping_threads(void **state)
     fs_pool_free(p);
 }
 
+/* The process's thread ids, at most max; returns how many. */
+static int thread_ids(pid_t *ids, int max)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d)) && n < max)
+        if (e->d_name[0] != '.')
+            ids[n++] = (pid_t)atoi(e->d_name);
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* The thread's state letter from /proc (R running, S sleeping, ...), '?' if unknown. */
+static char thread_state(pid_t tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')'); /* the name may hold spaces */
+    return paren && paren[1] == ' ' ? paren[2] : '?';
+}
+
+static sem_t frozen, thawed;
+
+/* Holds the thread that takes the signal until thawed is posted: a thread the scheduler has
+ * not run yet, as a virtual machine's vCPU may leave a woken thread for a while. */
+static void freeze(int sig)
+{
+    (void)sig;
+    sem_post(&frozen);
+    while (sem_wait(&thawed) != 0)
+        ;
+}
+
+static void give_up(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_common_pool: the caller waited for a thread that never joined its job\n";
+    if (write(2, msg, sizeof(msg) - 1) < 0)
+        _exit(3);
+    _exit(2);
+}
+
+/* The pool's thread, asleep, does not run when the job comes: the caller takes every chunk
+ * and returns without waiting for it (a caller that waited for all threads would hang:
+ * the alarm fails the test). Thawed, the thread finds the job closed, and later jobs use it. */
+static void test_caller_does_not_wait_for_a_thread_that_did_not_join(void **state)
+{
+    (void)state;
+    pid_t before[64], after[64], worker = 0;
+    int nb = thread_ids(before, 64);
+    struct fs_pool *p;
+    assert_int_equal(fs_pool_new(1, &p), FS_OK);
+    int na = thread_ids(after, 64);
+    for (int i = 0; i < na && !worker; i++) {
+        int old = 0;
+        for (int k = 0; k < nb; k++)
+            old |= after[i] == before[k];
+        if (!old)
+            worker = after[i];
+    }
+    assert_true(worker > 0);
+    /* asleep in the pool's wait (nothing else of the pool takes a lock now), so that the
+     * signal does not find it holding the pool's mutex */
+    while (thread_state(worker) != 'S')
+        sched_yield();
+    assert_int_equal(sem_init(&frozen, 0, 0), 0);
+    assert_int_equal(sem_init(&thawed, 0, 0), 0);
+    struct sigaction sa = {0}, old_usr1, old_alrm;
+    sa.sa_handler = freeze;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old_usr1), 0);
+    sa.sa_handler = give_up;
+    assert_int_equal(sigaction(SIGALRM, &sa, &old_alrm), 0);
+    assert_int_equal(syscall(SYS_tgkill, getpid(), worker, SIGUSR1), 0);
+    while (sem_wait(&frozen) != 0)
+        ;
+    alarm(20);
+    for (int k = 0; k < 20; k++)
+        assert_int_equal(run_once(p, 4096, 64), 0); /* all on the caller's thread */
+    alarm(0);
+    sem_post(&thawed);
+    int helped = 0;
+    for (int k = 0; k < 2000 && !helped; k++) {
+        int rc = run_once(p, 4096, 16);
+        assert_true(rc >= 0);
+        helped = rc;
+    }
+    assert_true(helped); /* the thread is back in later jobs */
+    fs_pool_free(p);
+    sigaction(SIGUSR1, &old_usr1, NULL);
+    sigaction(SIGALRM, &old_alrm, NULL);
+    sem_destroy(&frozen);
+    sem_destroy(&thawed);
+}
+
 struct caller_arg {
     struct fs_pool *p;
     int rounds, failures;
@@ -187,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_many_jobs),
         cmocka_unit_test(test_callers_from_several_threads),
         cmocka_unit_test(test_spinning_and_sleeping_threads),
+        cmocka_unit_test(test_caller_does_not_wait_for_a_thread_that_did_not_join),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
