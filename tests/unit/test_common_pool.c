@@ -198,11 +198,18 @@ static void freeze(int sig)
         ;
 }
 
+/* What the test waits for, said if its alarm goes off. */
+static const char *volatile waiting_for = "";
+
 static void give_up(int sig)
 {
     (void)sig;
-    static const char msg[] = "test_common_pool: the caller waited for a thread that never joined its job\n";
-    if (write(2, msg, sizeof(msg) - 1) < 0)
+    static const char head[] = "test_common_pool: timed out: ";
+    const char *what = waiting_for;
+    size_t n = 0;
+    while (what[n])
+        n++;
+    if (write(2, head, sizeof(head) - 1) < 0 || write(2, what, n) < 0 || write(2, "\n", 1) < 0)
         _exit(3);
     _exit(2);
 }
@@ -226,22 +233,25 @@ static void test_caller_does_not_wait_for_a_thread_that_did_not_join(void **stat
             worker = after[i];
     }
     assert_true(worker > 0);
-    /* asleep in the pool's wait (nothing else of the pool takes a lock now), so that the
-     * signal does not find it holding the pool's mutex */
-    while (thread_state(worker) != 'S')
-        sched_yield();
     assert_int_equal(sem_init(&frozen, 0, 0), 0);
     assert_int_equal(sem_init(&thawed, 0, 0), 0);
     struct sigaction sa = {0}, old_usr1, old_alrm;
-    sa.sa_handler = freeze;
     sigemptyset(&sa.sa_mask);
-    assert_int_equal(sigaction(SIGUSR1, &sa, &old_usr1), 0);
     sa.sa_handler = give_up;
     assert_int_equal(sigaction(SIGALRM, &sa, &old_alrm), 0);
+    sa.sa_handler = freeze;
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old_usr1), 0);
+    alarm(20);
+    /* asleep in the pool's wait (nothing else of the pool takes a lock now), so that the
+     * signal does not find it holding the pool's mutex */
+    waiting_for = "the pool's thread to fall asleep";
+    while (thread_state(worker) != 'S')
+        sched_yield();
+    waiting_for = "the pool's thread to take the signal";
     assert_int_equal(syscall(SYS_tgkill, getpid(), worker, SIGUSR1), 0);
     while (sem_wait(&frozen) != 0)
         ;
-    alarm(20);
+    waiting_for = "the caller, which waited for a thread that never joined its job";
     for (int k = 0; k < 20; k++)
         assert_int_equal(run_once(p, 4096, 64), 0); /* all on the caller's thread */
     alarm(0);
