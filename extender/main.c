@@ -190,6 +190,11 @@ static void metrics(struct app *a, struct ext_reply *out)
          "# TYPE foresight_extender_apiserver_connections_opened_total counter\n"
          "foresight_extender_apiserver_connections_opened_total %lu\n",
          feed_connections_opened(a->feed));
+    EMIT("# HELP foresight_extender_prioritize_answered_ahead_total Prioritize calls answered with the reply "
+         "worked out after their filter (the same pod, the list the filter answered, nothing changed since).\n"
+         "# TYPE foresight_extender_prioritize_answered_ahead_total counter\n"
+         "foresight_extender_prioritize_answered_ahead_total %lu\n",
+         c.prioritize_ahead);
     EMIT("# TYPE foresight_extender_pods_modelled_total counter\n"
          "foresight_extender_pods_modelled_total{from=\"prediction\"} %lu\n"
          "foresight_extender_pods_modelled_total{from=\"requests\"} %lu\n",

@@ -165,6 +165,8 @@ mean_ms() { awk -v s="$(sed -n "s/^$1_sum //p" <<<"$m")" -v n="$(sed -n "s/^$1_c
   'BEGIN{printf "%.3f ms over %d", (n > 0 ? s / n * 1000 : 0), n}'; }
 gap=$(mean_ms foresight_extender_filter_to_prioritize_seconds)
 warm=$(mean_ms foresight_extender_prioritize_warmup_seconds)
+ahead=$(sed -n 's/^foresight_extender_prioritize_answered_ahead_total //p' <<<"$m")
+prios=$(sed -n 's/^foresight_extender_requests_total{verb="prioritize",code="2xx"} //p' <<<"$m")
 EXTENDER_URL= hack/cluster.sh restart-foresight-scheduler >/dev/null
 
 echo
@@ -179,5 +181,6 @@ read -r _ sw <<<"$without"; read -r _ sx <<<"$with"
 echo "(without the extender kube-scheduler posts the bindings itself, through its client's rate limit:"
 echo " clientConnection.qps 50 by default; with it the extender posts them, with no client-side limit)"
 echo "kube-scheduler's own work between a filter's answer and its prioritize call, as the extender saw it:"
-echo " mean $gap pods; the extender's warm-up of the prioritize in that time: mean $warm filters"
+echo " mean $gap pods; the extender's warm-up of the prioritize in that time: mean $warm filters;"
+echo " prioritize calls answered with the reply worked out ahead: ${ahead:-?} of ${prios:-?}"
 echo "throughput ratio with/without: $(awk -v a="$sw" -v b="$sx" 'BEGIN{printf "%.2f", (a > 0 ? a : 1) / (b > 0 ? b : 1)}') (goal >= 0.9); extender binds: ${binds:-?}"

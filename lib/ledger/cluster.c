@@ -10,6 +10,7 @@
 
 #include "kube/quantity.h"
 #include "ledger/extargs.h"
+#include "ledger/extproto.h"
 
 static const char *jstr(const json_t *o, const char *k)
 {
@@ -229,6 +230,7 @@ void cluster_release(struct cluster *c)
     lmap_release(&c->pods);
     lmap_release(&c->microtasks);
     ext_names_unref(c->names_memo);
+    ext_ahead_free(c->ahead);
     for (size_t i = 0; c->ledger && i < c->ledger->n_nodes; i++)
         free(c->ledger->nodes[i]->user);
     ledger_free(c->ledger);
@@ -323,6 +325,7 @@ enum fs_err cluster_node_upsert(struct cluster *c, const json_t *node)
     if (rc != FS_OK)
         return rc;
     cluster_lock(c);
+    c->generation++;
     int known = ledger_node_get(c->ledger, name) != NULL;
     rc = ledger_node_set(c->ledger, name, alloc);
     struct ledger_node *n = rc == FS_OK ? ledger_node_get(c->ledger, name) : NULL;
@@ -351,6 +354,7 @@ enum fs_err cluster_node_delete(struct cluster *c, const json_t *node)
 {
     const char *name = jstr(json_object_get(node, "metadata"), "name");
     cluster_lock(c);
+    c->generation++;
     struct ledger_node *n = ledger_node_get(c->ledger, name);
     if (n) {
         free(n->user);
@@ -368,6 +372,7 @@ enum fs_err cluster_pod_upsert(struct cluster *c, const json_t *pod, int64_t now
     if (rc != FS_OK)
         return rc;
     cluster_lock(c);
+    c->generation++;
     struct cluster_pod *p = lmap_get(&c->pods, parsed.uid);
     if (!p) {
         rc = FS_ENOMEM;
@@ -395,6 +400,7 @@ enum fs_err cluster_pod_delete(struct cluster *c, const json_t *pod)
 {
     const char *uid = jstr(json_object_get(pod, "metadata"), "uid");
     cluster_lock(c);
+    c->generation++;
     free(lmap_del(&c->pods, uid));
     (void)ledger_release(c->ledger, uid);
     cluster_unlock(c);
@@ -435,6 +441,7 @@ enum fs_err cluster_microtask_upsert(struct cluster *c, const json_t *mt, int64_
         }
     }
     cluster_lock(c);
+    c->generation++;
     if (rc == FS_EPARSE)
         c->prediction_errors++;
     struct curve *old = lmap_get(&c->microtasks, key);
@@ -457,6 +464,7 @@ enum fs_err cluster_microtask_delete(struct cluster *c, const json_t *mt, int64_
     char key[320];
     snprintf(key, sizeof(key), "%s/%s", ns, name);
     cluster_lock(c);
+    c->generation++;
     curve_free(lmap_del(&c->microtasks, key));
     /* its pods, if any remain, fall back to their requests */
     resync_microtask(c, ns, name, now);
@@ -466,6 +474,7 @@ enum fs_err cluster_microtask_delete(struct cluster *c, const json_t *mt, int64_
 
 void cluster_pod_unclaim_locked(struct cluster *c, const char *uid, int64_t now)
 {
+    c->generation++;
     struct cluster_pod *p = lmap_get(&c->pods, uid);
     (void)ledger_release(c->ledger, uid);
     if (p && p->node[0])

@@ -72,10 +72,14 @@ struct cluster_stats {
 };
 
 struct ext_names;
+struct ext_ahead;
 
 struct cluster {
     pthread_mutex_t mu;
     struct ledger *ledger;
+    /* bumped by every change of nodes, pods or MicroTasks; with the ledger's generation and
+     * base it names a state of the cluster (what an answer worked out ahead depends on) */
+    uint64_t generation;
     struct lmap pods;       /* uid -> struct cluster_pod */
     struct lmap microtasks; /* "ns/name" -> struct curve (NULL when no valid prediction) */
     unsigned long prediction_errors;
@@ -84,6 +88,9 @@ struct cluster {
      * prioritize the list filter answered, and 5,000 names parsed and looked up cost more
      * than the answer. Replaced under the lock. */
     struct ext_names *names_memo;
+    /* extproto's prioritize worked out after a filter, for the prioritize that follows it
+     * (NULL: none). Replaced under the lock. */
+    struct ext_ahead *ahead;
     /* optional (NULL: serial), owned by whoever set it: extproto checks a request's nodes
      * on these threads too, for the latency of one large request on a multi-core node */
     struct fs_pool *pool;

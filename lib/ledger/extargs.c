@@ -29,7 +29,7 @@ struct ext_names {
     uint64_t topology;
 };
 
-static struct ext_names *names_ref(struct ext_names *nm)
+struct ext_names *ext_names_ref(struct ext_names *nm)
 {
     if (nm)
         atomic_fetch_add(&nm->refs, 1);
@@ -467,7 +467,7 @@ static int args_parse_stream(struct cluster *c, const char *body, size_t len, st
     memset(a, 0, sizeof(*a));
     if (c) {
         cluster_lock(c);
-        s.memo = names_ref(c->names_memo);
+        s.memo = ext_names_ref(c->names_memo);
         cluster_unlock(c);
     }
     if (!(s.arena = malloc(len + 1)) || !(s.h = yajl_alloc(&stream_callbacks, NULL, &s))) {
@@ -506,7 +506,7 @@ static int args_parse_stream(struct cluster *c, const char *body, size_t len, st
         struct ext_names *old;
         cluster_lock(c);
         old = c->names_memo;
-        c->names_memo = names_ref(nm);
+        c->names_memo = ext_names_ref(nm);
         cluster_unlock(c);
         ext_names_unref(old);
     }
@@ -614,4 +614,82 @@ struct ledger_node *const *ext_args_nodes(struct cluster *c, struct ext_args *a)
         a->own_nodes = nodes;
     }
     return nodes;
+}
+
+/* The tail of a request whose NodeNames, the last key, hold names[i] for keep[i] set, as
+ * kube-scheduler's encoder writes it: `:["a","b"]}`. The names are plain. */
+static size_t subset_tail_len(const struct ext_args *a, const uint8_t *keep, size_t *kept)
+{
+    size_t len = 4, n = 0; /* :[ ]} */
+    for (size_t i = 0; i < a->n; i++)
+        if (keep[i]) {
+            len += a->name_len[i] + 2 + (n > 0);
+            n++;
+        }
+    *kept = n;
+    return len;
+}
+
+struct ext_names *ext_names_subset(struct cluster *c, const struct ext_args *a, struct ledger_node *const *nodes,
+                                   const uint8_t *keep)
+{
+    if (!a->nm || !a->names_plain || !a->name_len) /* the jansson path has no name_len */
+        return NULL;
+    size_t kept, tail_len = subset_tail_len(a, keep, &kept);
+    if (kept == 0)
+        return NULL;
+    /* every name kept, and the request carried them in that very encoding: its own list */
+    if (kept == a->n && a->nm->tail && a->nm->tail_len == tail_len && a->nm->nodes &&
+        a->nm->topology == c->ledger->topology)
+        return ext_names_ref(a->nm);
+    struct ext_names *nm = calloc(1, sizeof(*nm));
+    if (!nm)
+        return NULL;
+    atomic_init(&nm->refs, 1);
+    nm->n = kept;
+    nm->plain = 1;
+    nm->arena = malloc(tail_len);
+    nm->names = malloc(kept * sizeof(*nm->names));
+    nm->name_len = malloc(kept * sizeof(*nm->name_len));
+    nm->tail = malloc(tail_len);
+    nm->nodes = malloc(kept * sizeof(*nm->nodes));
+    if (!nm->arena || !nm->names || !nm->name_len || !nm->tail || !nm->nodes) {
+        ext_names_unref(nm);
+        return NULL;
+    }
+    char *t = nm->tail, *ar = nm->arena;
+    *t++ = ':';
+    *t++ = '[';
+    for (size_t i = 0, k = 0; i < a->n; i++) {
+        if (!keep[i])
+            continue;
+        size_t l = a->name_len[i];
+        if (k)
+            *t++ = ',';
+        *t++ = '"';
+        memcpy(t, a->names[i], l);
+        t += l;
+        *t++ = '"';
+        memcpy(ar, a->names[i], l);
+        ar[l] = '\0';
+        nm->names[k] = ar;
+        nm->name_len[k] = l;
+        nm->nodes[k] = nodes[i];
+        ar += l + 1;
+        k++;
+    }
+    *t++ = ']';
+    *t++ = '}';
+    nm->tail_len = (size_t)(t - nm->tail);
+    nm->arena_len = (size_t)(ar - nm->arena);
+    nm->topology = c->ledger->topology;
+    return nm;
+}
+
+void ext_names_remember_locked(struct cluster *c, struct ext_names *nm)
+{
+    if (!nm || !nm->tail || c->names_memo == nm)
+        return;
+    ext_names_unref(c->names_memo);
+    c->names_memo = ext_names_ref(nm);
 }

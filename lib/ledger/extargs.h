@@ -57,7 +57,19 @@ extern size_t ext_args_split_min;
 /* Lists read that way so far (the cut held), for tests and benchmarks. */
 unsigned long ext_args_splits(void);
 
-/* For cluster_release: drops the cluster's reference to its memo. */
+/* A reference more to nm (NULL is allowed); ext_names_unref drops one (the last frees it). */
+struct ext_names *ext_names_ref(struct ext_names *nm);
 void ext_names_unref(struct ext_names *nm);
+
+/* The list kube-scheduler sends prioritize after a filter that answered the nodes of a
+ * whose keep[i] is set (in a's order): a names list of those, with their ledger nodes
+ * (nodes[i], from ext_args_nodes) and the tail that request will carry, so that its parse
+ * takes them from the memo. A new reference (a's own list when every node is kept and it
+ * came in that encoding); NULL when none is kept, a's names are not plain (their encoding
+ * in the request cannot be foreseen) or memory runs out. Lock held. */
+struct ext_names *ext_names_subset(struct cluster *c, const struct ext_args *a, struct ledger_node *const *nodes,
+                                   const uint8_t *keep);
+/* Makes nm (with a tail) the cluster's memo of names. Lock held. */
+void ext_names_remember_locked(struct cluster *c, struct ext_names *nm);
 
 #endif

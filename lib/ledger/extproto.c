@@ -223,7 +223,7 @@ struct decide_job {
     const struct ext_args *a;
     const struct ledger_shape *s;
     struct decision *d;
-    int want_score; /* 2: only to fill the memos of the nodes that fit (ext_prioritize_warm) */
+    int want_score; /* 2: as 1, but the nodes that do not fit are not scored (ext_prioritize_warm) */
     int prefetch;   /* what ledger_prefetch asks for */
 };
 
@@ -239,19 +239,17 @@ static void decide_range(void *arg, size_t lo, size_t hi)
         if (i + PREFETCH_AHEAD < hi && d[PREFETCH_AHEAD].node)
             ledger_prefetch(l, d[PREFETCH_AHEAD].node, j->s, j->prefetch);
         struct ledger_fit fit;
-        if (j->want_score == 2) { /* a node that does not fit scores 0 without its memo */
-            if (d->node)
-                ledger_check_fit(l, d->node, j->s, &fit);
-            if (d->node && fit.fits)
-                ledger_check_memo(l, d->node, j->s, &fit);
-            continue;
-        }
-        if (d->node && j->want_score)
-            ledger_check_memo(l, d->node, j->s, &fit); /* replicas of one curve reuse it */
-        else if (d->node)
+        if (d->node && j->want_score == 2) { /* a node that does not fit scores 0 without its memo */
             ledger_check_fit(l, d->node, j->s, &fit);
-        else
+            if (fit.fits)
+                ledger_check_memo(l, d->node, j->s, &fit);
+        } else if (d->node && j->want_score) {
+            ledger_check_memo(l, d->node, j->s, &fit); /* replicas of one curve reuse it */
+        } else if (d->node) {
+            ledger_check_fit(l, d->node, j->s, &fit);
+        } else {
             memset(&fit, 0, sizeof(fit));
+        }
         enum cluster_static counted = CLUSTER_FITS;
         int unres = 0;
         if (d->node && fit.fits &&
@@ -306,40 +304,60 @@ static enum fs_err decide(struct cluster *c, struct ext_args *a, int64_t now, st
     return FS_OK;
 }
 
+/* Parses a request; on error the reply is in *out (ctr counts a bad request) and -1. */
+static int request_parse(struct cluster *c, const char *body, size_t len, struct ext_counters *ctr, struct ext_args *a,
+                         struct ext_reply *out)
+{
+    char err[256];
+    enum fs_err rc = ext_args_parse(c, body, len, a, err, sizeof(err));
+    if (rc == FS_OK)
+        return 0;
+    if (rc == FS_ENOMEM)
+        ext_error_reply(500, "out of memory", out);
+    else
+        bad_request(ctr, err, out);
+    return -1;
+}
+
+/* Decides every node of a parsed request with the cluster's lock held by the caller.
+ * Returns the decisions (the caller releases the pod's shape in *s), or NULL with the error
+ * reply in *out and the lock released. model_ctr (filter's, so that a pod counts once)
+ * counts how the pod was modelled. */
+static struct decision *locked_decide(struct cluster *c, struct ext_args *a, int64_t now,
+                                      struct ext_counters *model_ctr, int want_score, struct ledger_shape *s,
+                                      struct ext_reply *out)
+{
+    char err[256];
+    struct decision *d = malloc((a->n ? a->n : 1) * sizeof(*d)); /* decide sets every entry */
+    if (!d) {
+        cluster_unlock(c);
+        ext_error_reply(500, "out of memory", out);
+        return NULL;
+    }
+    enum fs_err rc = decide(c, a, now, model_ctr, d, want_score, s);
+    if (rc == FS_OK)
+        return d;
+    cluster_unlock(c);
+    ledger_shape_release(s);
+    free(d);
+    snprintf(err, sizeof(err), "cannot model the pod: %s", fs_strerror(rc));
+    ext_error_reply(rc == FS_ENOMEM ? 500 : 400, err, out);
+    return NULL;
+}
+
 /* What filter and prioritize share: parses the request and decides every node. Returns the
  * decisions with the cluster's lock held (the caller unlocks, and releases the pod's shape
- * in *s), or NULL with the error reply in *out and the lock not held. ctr counts a bad request; model_ctr (filter's, so that a
- * pod counts once) how the pod was modelled. */
+ * in *s), or NULL with the error reply in *out and the lock not held. ctr counts a bad
+ * request; model_ctr as in locked_decide. */
 static struct decision *request_decide(struct cluster *c, const char *body, size_t len, int64_t now,
                                        struct ext_counters *ctr, struct ext_counters *model_ctr, int want_score,
                                        struct ext_args *a, struct ledger_shape *s, struct ext_reply *out)
 {
-    char err[256];
-    struct decision *d;
     memset(s, 0, sizeof(*s));
-    enum fs_err rc = ext_args_parse(c, body, len, a, err, sizeof(err));
-    if (rc != FS_OK) {
-        if (rc == FS_ENOMEM)
-            ext_error_reply(500, "out of memory", out);
-        else
-            bad_request(ctr, err, out);
+    if (request_parse(c, body, len, ctr, a, out) != 0)
         return NULL;
-    }
-    if (!(d = malloc((a->n ? a->n : 1) * sizeof(*d)))) { /* decide sets every entry */
-        ext_error_reply(500, "out of memory", out);
-        return NULL;
-    }
     cluster_lock(c);
-    rc = decide(c, a, now, model_ctr, d, want_score, s);
-    if (rc != FS_OK) {
-        cluster_unlock(c);
-        ledger_shape_release(s);
-        free(d);
-        snprintf(err, sizeof(err), "cannot model the pod: %s", fs_strerror(rc));
-        ext_error_reply(rc == FS_ENOMEM ? 500 : 400, err, out);
-        return NULL;
-    }
-    return d;
+    return locked_decide(c, a, now, model_ctr, want_score, s, out);
 }
 
 void ext_filter(struct cluster *c, const char *body, size_t len, int64_t now, struct ext_counters *ctr,
@@ -435,29 +453,25 @@ out:
     ext_args_release(&a);
 }
 
-void ext_prioritize(struct cluster *c, const char *body, size_t len, int64_t now, struct ext_counters *ctr,
-                    struct ext_reply *out)
+/* The prioritize reply for a's nodes whose keep[i] is set (keep NULL: all of them), scored
+ * as decided in d. */
+static void prioritize_reply(struct sb *b, const struct ext_args *a, const struct decision *d, const uint8_t *keep)
 {
-    struct ext_args a;
-    struct ledger_shape shape;
-    struct sb b = {0};
-    memset(out, 0, sizeof(*out));
-    struct decision *d = request_decide(c, body, len, now, ctr, NULL, 1, &a, &shape, out);
-    if (!d)
-        goto out;
-    cluster_unlock(c);
-    ledger_shape_release(&shape);
-    sb_puts(&b, "[");
-    if (a.names_plain) { /* the hot path: {"Host":"name","Score":N} without checks per byte */
+    int first = 1;
+    sb_puts(b, "[");
+    if (a->names_plain) { /* the hot path: {"Host":"name","Score":N} without checks per byte */
         static const char host[] = "{\"Host\":", score[] = ",\"Score\":";
-        sb_reserve(&b, a.names_bytes + a.n * (sizeof(host) + sizeof(score) + 5) + 2);
-        if (!b.failed) {
-            char *p = b.buf + b.len;
-            for (size_t i = 0; i < a.n; i++) {
-                if (i)
+        sb_reserve(b, a->names_bytes + a->n * (sizeof(host) + sizeof(score) + 5) + 2);
+        if (!b->failed) {
+            char *p = b->buf + b->len;
+            for (size_t i = 0; i < a->n; i++) {
+                if (keep && !keep[i])
+                    continue;
+                if (!first)
                     *p++ = ',';
+                first = 0;
                 memcpy(p, host, sizeof(host) - 1);
-                p = put_quoted(p + sizeof(host) - 1, a.names[i], a.name_len[i]);
+                p = put_quoted(p + sizeof(host) - 1, a->names[i], a->name_len[i]);
                 memcpy(p, score, sizeof(score) - 1);
                 p += sizeof(score) - 1;
                 int v = d[i].node && d[i].fits ? d[i].score : 0; /* 0..10 (score_of) */
@@ -469,20 +483,120 @@ void ext_prioritize(struct cluster *c, const char *body, size_t len, int64_t now
                 }
                 *p++ = '}';
             }
-            b.len = (size_t)(p - b.buf);
-            b.buf[b.len] = '\0';
+            b->len = (size_t)(p - b->buf);
+            b->buf[b->len] = '\0';
         }
     }
-    for (size_t i = 0; i < a.n && !a.names_plain; i++) {
-        if (i)
-            sb_putn(&b, ",", 1);
-        sb_putn(&b, "{\"Host\":", 8);
-        put_name(&b, &a, i);
-        sb_putn(&b, ",\"Score\":", 9);
-        sb_put_int(&b, d[i].node && d[i].fits ? d[i].score : 0);
-        sb_putn(&b, "}", 1);
+    for (size_t i = 0; i < a->n && !a->names_plain; i++) {
+        if (keep && !keep[i])
+            continue;
+        if (!first)
+            sb_putn(b, ",", 1);
+        first = 0;
+        sb_putn(b, "{\"Host\":", 8);
+        put_name(b, a, i);
+        sb_putn(b, ",\"Score\":", 9);
+        sb_put_int(b, d[i].node && d[i].fits ? d[i].score : 0);
+        sb_putn(b, "}", 1);
     }
-    sb_puts(&b, "]");
+    sb_puts(b, "]");
+}
+
+/* A prioritize answered by the warm-up (see ext_prioritize_warm), and what its answer
+ * depends on besides the node list: the pod as parsed, the time and the cluster's state. */
+struct ext_ahead {
+    struct ext_names *nm; /* the list that prioritize carries (a reference) */
+    struct cluster_pod pod;
+    int64_t now, base;
+    uint64_t ledger_gen, cluster_gen;
+    struct ext_reply reply;
+};
+
+void ext_ahead_free(struct ext_ahead *h)
+{
+    if (!h)
+        return;
+    ext_names_unref(h->nm);
+    ext_reply_release(&h->reply);
+    free(h);
+}
+
+/* The reply of c's answer ahead into *out when it answers a at now (lock held): it is used
+ * up. 0 when there is none for a. */
+static int take_ahead_locked(struct cluster *c, const struct ext_args *a, int64_t now, struct ext_reply *out)
+{
+    struct ext_ahead *h = c->ahead;
+    if (!h || !a->nm || a->nm != h->nm || h->now != now || h->base != c->ledger->base ||
+        h->ledger_gen != c->ledger->generation || h->cluster_gen != c->generation ||
+        memcmp(&h->pod, &a->pod, sizeof(a->pod)) != 0)
+        return 0;
+    *out = h->reply;
+    memset(&h->reply, 0, sizeof(h->reply));
+    ext_ahead_free(h);
+    c->ahead = NULL;
+    return 1;
+}
+
+/* After the warm-up's decisions d on a filter's request a (lock held): the prioritize
+ * kube-scheduler will send, for the nodes that passed, answered now; their list becomes the
+ * names memo, so that the prioritize's parse takes it as it is. */
+static void answer_ahead_locked(struct cluster *c, struct ext_args *a, const struct decision *d, int64_t now)
+{
+    ext_ahead_free(c->ahead);
+    c->ahead = NULL;
+    struct ledger_node *const *nodes = a->cache_mode ? ext_args_nodes(c, a) : NULL;
+    uint8_t *keep = nodes ? malloc(a->n ? a->n : 1) : NULL;
+    struct ext_ahead *h = keep ? calloc(1, sizeof(*h)) : NULL;
+    if (!h)
+        goto out;
+    for (size_t i = 0; i < a->n; i++)
+        keep[i] = d[i].node && d[i].fits;
+    if (!(h->nm = ext_names_subset(c, a, nodes, keep)))
+        goto out;
+    struct sb b = {0};
+    prioritize_reply(&b, a, d, keep);
+    if (b.failed) {
+        free(b.buf);
+        goto out;
+    }
+    sb_to_reply(&b, 200, &h->reply);
+    memcpy(&h->pod, &a->pod, sizeof(h->pod));
+    h->now = now;
+    h->base = c->ledger->base;
+    h->ledger_gen = c->ledger->generation;
+    h->cluster_gen = c->generation;
+    ext_names_remember_locked(c, h->nm);
+    c->ahead = h;
+    h = NULL;
+out:
+    ext_ahead_free(h);
+    free(keep);
+}
+
+void ext_prioritize(struct cluster *c, const char *body, size_t len, int64_t now, struct ext_counters *ctr,
+                    struct ext_reply *out)
+{
+    struct ext_args a;
+    struct ledger_shape shape;
+    struct sb b = {0};
+    struct decision *d = NULL;
+    memset(out, 0, sizeof(*out));
+    memset(&shape, 0, sizeof(shape));
+    if (request_parse(c, body, len, ctr, &a, out) != 0)
+        goto out;
+    cluster_lock(c);
+    ledger_advance(c->ledger, now);
+    if (take_ahead_locked(c, &a, now, out)) {
+        if (ctr)
+            ctr->prioritize_ahead++;
+        cluster_unlock(c);
+        goto out;
+    }
+    if (!(d = locked_decide(c, &a, now, NULL, 1, &shape, out)))
+        goto out;
+    cluster_unlock(c);
+    ledger_shape_release(&shape);
+    prioritize_reply(&b, &a, d, NULL);
     sb_to_reply(&b, 200, out);
 out:
     free(d);
@@ -497,6 +611,7 @@ void ext_prioritize_warm(struct cluster *c, const char *body, size_t len, int64_
     memset(&out, 0, sizeof(out));
     struct decision *d = request_decide(c, body, len, now, NULL, NULL, 2, &a, &shape, &out);
     if (d) {
+        answer_ahead_locked(c, &a, d, now);
         cluster_unlock(c);
         ledger_shape_release(&shape);
     }

@@ -46,6 +46,7 @@ struct ext_counters {
     unsigned long bad_requests;        /* 400s */
     unsigned long binds, bind_conflicts, bind_failures;
     unsigned long from_prediction, from_requests; /* how filtered pods were modelled */
+    unsigned long prioritize_ahead; /* prioritize replies worked out by the warm-up, taken whole */
 };
 const char *ext_reason_name(enum ext_reason r);
 
@@ -54,12 +55,17 @@ void ext_filter(struct cluster *c, const char *body, size_t len, int64_t now, st
                 struct ext_reply *out);
 void ext_prioritize(struct cluster *c, const char *body, size_t len, int64_t now, struct ext_counters *ctr,
                     struct ext_reply *out);
-/* What a filter's request (body) asks of the prioritize that follows it, worked out ahead:
- * the scores of the nodes that fit go into their memos, which the prioritize then reads.
+/* What a filter's request (body) asks of the prioritize that follows it, worked out ahead.
  * kube-scheduler calls an extender's prioritize only after its own score plugins have run,
- * so the extender, idle meanwhile, takes that work off the prioritize's path. No reply; a
- * request that does not parse does nothing. */
+ * so the extender, idle meanwhile, takes that work off the prioritize's path: the scores
+ * of the nodes that fit go into their memos, and the whole reply to the prioritize
+ * kube-scheduler sends next (this pod, the list the filter answered, as its encoder writes
+ * it) is kept with what it depends on; that prioritize takes it as it is when the list, the
+ * pod, the second and the cluster's state are the same, and is answered afresh otherwise.
+ * No reply; a request that does not parse does nothing. */
 void ext_prioritize_warm(struct cluster *c, const char *body, size_t len, int64_t now);
+/* For cluster_release. */
+void ext_ahead_free(struct ext_ahead *h);
 
 /* Bind in three steps, so that the Binding POST runs outside the lock:
  * ext_bind_parse, ext_bind_claim (claims the curve on the node), the caller POSTs the

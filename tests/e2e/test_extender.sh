@@ -211,6 +211,13 @@ warm_sum=$(sed -n 's/^foresight_extender_prioritize_warmup_seconds_sum //p' <<<"
 info "$warmups prioritize warm-ups (mean $(awk -v s="$warm_sum" -v n="$warmups" 'BEGIN{printf "%.3f", n ? s / n * 1000 : 0}') ms);" \
   "$gaps prioritize calls after a filter (mean gap $(awk -v s="$gap_sum" -v n="$gaps" 'BEGIN{printf "%.3f", n ? s / n * 1000 : 0}') ms)"
 [ "${warmups:-0}" -gt 0 ] && [ "${gaps:-0}" -gt 0 ] || fail "no prioritize warm-up after kube-scheduler's filter calls ($warmups) or no prioritize after one ($gaps)"
+# the warm-up answers the prioritize kube-scheduler sends next (its pod, the list the filter
+# answered, as Go's encoder writes it): some are taken as they are (binds in between make
+# others be answered afresh)
+ahead=$(sed -n 's/^foresight_extender_prioritize_answered_ahead_total //p' <<<"$m")
+prios=$(sed -n 's/^foresight_extender_requests_total{verb="prioritize",code="2xx"} //p' <<<"$m")
+info "$ahead of $prios prioritize calls answered with the reply worked out ahead"
+[ "${ahead:-0}" -gt 0 ] || fail "no prioritize of kube-scheduler's was answered ahead ($prios calls)"
 
 # ---- 4. the extender is killed during a burst; a new one rebuilds the ledger ---------------
 make_nodes restart 4

@@ -1,5 +1,5 @@
-/* libFuzzer target for the extender's request parsers: the first byte picks filter,
- * prioritize, bind or a MicroTask prediction; the rest is the body. Every reply must be
+/* libFuzzer target for the extender's request parsers: the first byte picks filter (and the
+ * warm-up after it), prioritize, bind or a MicroTask prediction; the rest is the body. Every reply must be
  * valid JSON with a status of 200, 400 or 500, and nothing may crash or leak. */
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 0:
         ext_filter(c, body, len, T0, NULL, &r);
         check(&r);
+        /* as after a filter's answer: the prioritize worked out ahead, with the list the
+         * filter answered as the names memo, which a prioritize case may then meet */
+        if (r.status == 200)
+            ext_prioritize_warm(c, body, len, T0);
         ext_reply_release(&r);
         break;
     case 1:

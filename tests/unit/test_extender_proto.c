@@ -176,6 +176,21 @@ static void test_filter_full_nodes_mode(void **state)
     assert_string_equal(msg, "cpu: 1500m reserved + 1000m for this pod > 2000m allowed at +0s");
     json_decref(j);
     ext_reply_release(&r);
+    /* the warm-up after such a filter, and after one whose names jansson reads (a key
+     * repeated), works nothing out ahead for lists it did not stream; the prioritize answers */
+    char dup[8192];
+    snprintf(dup, sizeof(dup), "{\"Pod\":%s,\"Nodes\":null,\"Nodes\":null,\"NodeNames\":[\"n1\",\"n2\"]}",
+             pod_json("p1", "uid-1", NULL, "1", ""));
+    const char *bodies[] = {body, dup};
+    for (int k = 0; k < 2; k++) {
+        ext_prioritize_warm(c, bodies[k], strlen(bodies[k]), T0);
+        assert_null(c->ahead);
+        ext_prioritize(c, bodies[k], strlen(bodies[k]), T0, NULL, &r);
+        j = reply_json(&r, 200);
+        assert_int_equal(json_array_size(j), 2);
+        json_decref(j);
+        ext_reply_release(&r);
+    }
     cluster_release(c);
 }
 
@@ -636,6 +651,26 @@ static void warm_cluster(struct cluster *c)
     microtask(c, "wave", "[0.5, 1.5, 2.5, 1.5, 0.5]");
 }
 
+/* Two clusters alike, the second one checking on a pool (returned) and warmed up, the
+ * first one never. */
+static struct fs_pool *twin_clusters(struct cluster *cold, struct cluster *warm)
+{
+    struct fs_pool *pool;
+    warm_cluster(cold);
+    warm_cluster(warm);
+    assert_int_equal(fs_pool_new(1, &pool), FS_OK);
+    warm->pool = pool;
+    return pool;
+}
+
+static void twin_clusters_release(struct cluster *cold, struct cluster *warm, struct fs_pool *pool)
+{
+    warm->pool = NULL;
+    fs_pool_free(pool);
+    cluster_release(cold);
+    cluster_release(warm);
+}
+
 static char *wave_body(const char *uid)
 {
     static char body[16384];
@@ -666,11 +701,7 @@ static void test_prioritize_warm(void **state)
 {
     (void)state;
     static struct cluster cold, warm;
-    warm_cluster(&cold);
-    warm_cluster(&warm);
-    struct fs_pool *pool;
-    assert_int_equal(fs_pool_new(1, &pool), FS_OK);
-    warm.pool = pool;
+    struct fs_pool *pool = twin_clusters(&cold, &warm);
     struct ext_reply ref, got;
 
     char *body = wave_body("u-w1");
@@ -706,10 +737,109 @@ static void test_prioritize_warm(void **state)
     ext_reply_release(&ref);
     ext_reply_release(&got);
 
-    warm.pool = NULL;
-    fs_pool_free(pool);
-    cluster_release(&cold);
-    cluster_release(&warm);
+    twin_clusters_release(&cold, &warm, pool);
+}
+
+/* kube-scheduler's prioritize after a filter on c: the pod of filter_body (the Pod object
+ * as it was sent) and the list the filter answered, as Go's encoder writes them. */
+static char *prioritize_body(const char *filter_body, const struct ext_reply *filter)
+{
+    static char body[65536];
+    json_t *f = parse(filter_body), *r = parse(filter->body);
+    char *pod = json_dumps(json_object_get(f, "Pod"), JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *names = json_dumps(json_object_get(r, "NodeNames"), JSON_COMPACT);
+    assert_true(pod && names);
+    snprintf(body, sizeof(body), "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":%s}", pod, names);
+    free(pod);
+    free(names);
+    json_decref(f);
+    json_decref(r);
+    return body;
+}
+
+/* The prioritize kube-scheduler sends after a filter (that pod, the list the filter
+ * answered) is answered by the warm-up, ahead: the reply is byte for byte what a cluster
+ * without warm-ups answers, and it is used only while nothing it depends on changed: a
+ * claim, a MicroTask's new prediction, another second or another pod in between each get an
+ * answer worked out afresh, the same as the cold cluster's. */
+static void test_prioritize_answered_ahead(void **state)
+{
+    (void)state;
+    static struct cluster cold, warm;
+    struct fs_pool *pool = twin_clusters(&cold, &warm);
+    struct ext_counters ctr = {0};
+    /* a pod waiting for its bind, which comes between one filter and its prioritize */
+    add_pod(&warm, "pend", "u-pend", NULL, "4", "");
+    add_pod(&cold, "pend", "u-pend", NULL, "4", "");
+    for (int k = 0; k < 7; k++) {
+        char uid[32];
+        snprintf(uid, sizeof(uid), "u-a%d", k);
+        char *fbody = strdup(wave_body(uid));
+        struct ext_reply f, ref, got;
+        ext_filter(&warm, fbody, strlen(fbody), T0, NULL, &f);
+        assert_int_equal(f.status, 200);
+        /* some nodes fail (n0000 is too small, "unknown" is unknown): a shorter list */
+        assert_non_null(strstr(f.body, "\"n0013\""));
+        assert_null(strstr(f.body, "[\"n0000\""));
+        ext_prioritize_warm(&warm, fbody, strlen(fbody), T0);
+        char *pbody = prioritize_body(fbody, &f);
+        int64_t at = T0;
+        const char *what = "nothing in between";
+        if (k == 1) {
+            what = "a pod seen bound in between";
+            add_pod(&warm, "late", "u-late", NULL, "5", "n0006");
+            add_pod(&cold, "late", "u-late", NULL, "5", "n0006");
+        } else if (k == 2) {
+            what = "a bind in between"; /* 4 more cores on n0013 (7): the wave fits no more */
+            const char *bb = "{\"PodName\":\"pend\",\"PodNamespace\":\"default\",\"PodUID\":\"u-pend\","
+                             "\"Node\":\"n0013\"}";
+            struct ext_bind_args ba;
+            struct ext_reply br;
+            char msg[256];
+            assert_int_equal(ext_bind_parse(bb, strlen(bb), &ba, NULL, &br), FS_OK);
+            assert_int_equal(ext_bind_claim(&warm, &ba, NULL, T0, NULL, msg, sizeof(msg)), FS_OK);
+            assert_int_equal(ext_bind_claim(&cold, &ba, NULL, T0, NULL, msg, sizeof(msg)), FS_OK);
+        } else if (k == 3) {
+            what = "a new prediction in between";
+            microtask(&warm, "wave", "[0.5, 1.5, 3.5, 1.5, 0.5]");
+            microtask(&cold, "wave", "[0.5, 1.5, 3.5, 1.5, 0.5]");
+        } else if (k == 4) {
+            what = "a second later";
+            at = T0 + 1;
+        } else if (k == 5) {
+            what = "another pod";
+            char other[2100]; /* 6 cores by its requests: fits fewer nodes, scores otherwise */
+            snprintf(other, sizeof(other), "{\"Pod\":%s}", pod_json("o", "u-other", NULL, "6", ""));
+            pbody = prioritize_body(other, &f);
+        }
+        unsigned long hits = ctr.prioritize_ahead;
+        ext_prioritize(&cold, pbody, strlen(pbody), at, NULL, &ref);
+        ext_prioritize(&warm, pbody, strlen(pbody), at, &ctr, &got);
+        same_reply(&ref, &got, what);
+        int scored = 0; /* the case is not trivial: nodes score above 0 */
+        for (int v = 1; v <= 10; v++) {
+            char sc[16];
+            snprintf(sc, sizeof(sc), "\"Score\":%d}", v);
+            scored |= strstr(ref.body, sc) != NULL;
+        }
+        if (!scored)
+            fail_msg("%s: no node scores above 0: %.200s", what, ref.body);
+        if (k == 2) /* the case is not trivial: the bind changed the answer */
+            assert_non_null(strstr(ref.body, "{\"Host\":\"n0013\",\"Score\":0}"));
+        /* taken ahead only when nothing changed; k == 6 asks twice: the answer is used up */
+        assert_int_equal(ctr.prioritize_ahead - hits, k == 0 || k == 6);
+        if (k == 6) {
+            ext_reply_release(&got);
+            ext_prioritize(&warm, pbody, strlen(pbody), at, &ctr, &got);
+            same_reply(&ref, &got, "asked again");
+            assert_int_equal(ctr.prioritize_ahead - hits, 1);
+        }
+        ext_reply_release(&f);
+        ext_reply_release(&ref);
+        ext_reply_release(&got);
+        free(fbody);
+    }
+    twin_clusters_release(&cold, &warm, pool);
 }
 
 /* Each reply to body with its list read whole and cut in two (ext_args_split_min), on one
@@ -1063,6 +1193,7 @@ int main(void)
         cmocka_unit_test(test_pool_answers_as_serial),
         cmocka_unit_test(test_prioritize_warm),
         cmocka_unit_test(test_split_list_agrees),
+        cmocka_unit_test(test_prioritize_answered_ahead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
