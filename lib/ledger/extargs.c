@@ -616,6 +616,21 @@ struct ledger_node *const *ext_args_nodes(struct cluster *c, struct ext_args *a)
     return nodes;
 }
 
+const char *ext_args_compact_list(const struct ext_args *a, size_t *len)
+{
+    const struct ext_names *nm = a->nm;
+    if (!nm || !nm->plain || !nm->tail)
+        return NULL;
+    /* `["a","b"]`: the names' bytes (the arena less its NULs), their quotes, the commas. Any
+     * other encoding of the same plain names (an escape, a space) is longer. */
+    size_t list = nm->n ? 2 + (nm->arena_len - nm->n) + 3 * nm->n - 1 : 2;
+    if (nm->tail_len != list + 2 || nm->tail[0] != ':' || nm->tail[1] != '[' || nm->tail[list] != ']' ||
+        nm->tail[list + 1] != '}')
+        return NULL;
+    *len = list;
+    return nm->tail + 1;
+}
+
 /* The tail of a request whose NodeNames, the last key, hold names[i] for keep[i] set, as
  * kube-scheduler's encoder writes it: `:["a","b"]}`. The names are plain. */
 static size_t subset_tail_len(const struct ext_args *a, const uint8_t *keep, size_t *kept)
@@ -639,8 +654,8 @@ struct ext_names *ext_names_subset(struct cluster *c, const struct ext_args *a, 
     if (kept == 0)
         return NULL;
     /* every name kept, and the request carried them in that very encoding: its own list */
-    if (kept == a->n && a->nm->tail && a->nm->tail_len == tail_len && a->nm->nodes &&
-        a->nm->topology == c->ledger->topology)
+    size_t list_len;
+    if (kept == a->n && ext_args_compact_list(a, &list_len) && a->nm->nodes && a->nm->topology == c->ledger->topology)
         return ext_names_ref(a->nm);
     struct ext_names *nm = calloc(1, sizeof(*nm));
     if (!nm)

@@ -69,6 +69,10 @@ void ext_names_unref(struct ext_names *nm);
  * in the request cannot be foreseen) or memory runs out. Lock held. */
 struct ext_names *ext_names_subset(struct cluster *c, const struct ext_args *a, struct ledger_node *const *nodes,
                                    const uint8_t *keep);
+/* The request's NodeNames list as it came, `["a","b"]` (len bytes, not NUL-terminated),
+ * when that is exactly how a reply writes a's names: plain, compact, the list last in the
+ * request. NULL otherwise. Valid while a is. */
+const char *ext_args_compact_list(const struct ext_args *a, size_t *len);
 /* Makes nm (with a tail) the cluster's memo of names. Lock held. */
 void ext_names_remember_locked(struct cluster *c, struct ext_names *nm);
 

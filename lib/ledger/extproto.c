@@ -371,9 +371,18 @@ void ext_filter(struct cluster *c, const char *body, size_t len, int64_t now, st
     if (!d)
         goto out;
     /* passing nodes */
-    sb_puts(&b, a.cache_mode ? "{\"NodeNames\":[" : "{\"Nodes\":{\"items\":[");
+    size_t passed = 0, list_len = 0;
+    for (size_t i = 0; i < a.n; i++)
+        passed += d[i].node && d[i].fits;
+    /* every node passed, and the request's list reads as the reply writes it: that list */
+    const char *list = a.cache_mode && passed == a.n ? ext_args_compact_list(&a, &list_len) : NULL;
+    sb_puts(&b, a.cache_mode ? "{\"NodeNames\":" : "{\"Nodes\":{\"items\":[");
+    if (list)
+        sb_putn(&b, list, list_len - 1); /* its `]` is written below */
+    else if (a.cache_mode)
+        sb_puts(&b, "[");
     int first = 1;
-    if (a.names_plain) { /* the hot path: names copied between quotes, no checks per byte */
+    if (a.names_plain && !list) { /* the hot path: names copied between quotes, no checks per byte */
         sb_reserve(&b, a.names_bytes + 2 * a.n + 128);
         if (!b.failed) {
             char *p = b.buf + b.len;

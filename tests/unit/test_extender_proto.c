@@ -146,6 +146,42 @@ static void test_filter_lowercase_keys(void **state)
     check_cache_mode_filter(1);
 }
 
+/* When every node passes, the reply lists them as the request did, and always compactly:
+ * a request that wrote its list with spaces, escapes or anything after it gets the same
+ * reply as the compact one. */
+static void test_filter_all_pass_list(void **state)
+{
+    (void)state;
+    struct cluster *c = mk_cluster();
+    node(c, "n1", "4", "8Gi");
+    node(c, "n2", "4", "8Gi");
+    char pod[2048];
+    snprintf(pod, sizeof(pod), "%s", pod_json("p1", "uid-1", NULL, "1", ""));
+    const char *fmt[] = {
+        "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[\"n2\",\"n1\"]}",
+        "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[ \"n2\",\"n1\"]}",
+        "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[\"n2\", \"n1\"]}",
+        "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[\"\\u006e2\",\"n1\"]}",
+        "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[\"n2\",\"n1\"] }",
+        "{\"Pod\":%s,\"Nodes\":null,\"NodeNames\" : [\"n2\",\"n1\"]}",
+        "{\"Pod\":%s,\"NodeNames\":[\"n2\",\"n1\"],\"Nodes\":null}",
+    };
+    for (size_t k = 0; k < sizeof(fmt) / sizeof(fmt[0]); k++) {
+        char body[4096];
+        snprintf(body, sizeof(body), fmt[k], pod);
+        struct ext_reply r;
+        ext_names_unref(c->names_memo); /* each body read afresh */
+        c->names_memo = NULL;
+        ext_filter(c, body, strlen(body), T0, NULL, &r);
+        assert_int_equal(r.status, 200);
+        const char *want = "{\"NodeNames\":[\"n2\",\"n1\"],\"FailedNodes\":{},";
+        if (strncmp(r.body, want, strlen(want)) != 0)
+            fail_msg("body %zu (%s): %s", k, body, r.body);
+        ext_reply_release(&r);
+    }
+    cluster_release(c);
+}
+
 /* nodeCacheCapable: false: full Node objects in, the passing ones echoed back as a NodeList. */
 static void test_filter_full_nodes_mode(void **state)
 {
@@ -1179,6 +1215,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filter_cache_mode),
         cmocka_unit_test(test_filter_lowercase_keys),
+        cmocka_unit_test(test_filter_all_pass_list),
         cmocka_unit_test(test_filter_full_nodes_mode),
         cmocka_unit_test(test_filter_with_predictions),
         cmocka_unit_test(test_prioritize_scores),
