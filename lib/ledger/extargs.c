@@ -503,12 +503,9 @@ static int args_parse_stream(struct cluster *c, const char *body, size_t len, st
     }
     args_set_names(a, nm);
     if (c && nm->tail) { /* the new memo */
-        struct ext_names *old;
         cluster_lock(c);
-        old = c->names_memo;
-        c->names_memo = ext_names_ref(nm);
+        ext_names_remember_locked(c, nm);
         cluster_unlock(c);
-        ext_names_unref(old);
     }
     rc = 0;
 out:
